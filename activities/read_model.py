@@ -1,0 +1,44 @@
+"""Activities that read reference data and write the read model for the issue workflow."""
+
+from temporalio import activity
+
+from db.repositories import issues as issue_repo
+from db.repositories import reference as reference_repo
+from db.session import Database
+from domain.models import Entitlement, EntitlementQuery, OwnerAnswer, OwnerQuery, RecordBatch
+
+
+def workflow_id_for(issue_id: str) -> str:
+    """One workflow per issue, so starting twice with the same id is refused by Temporal."""
+    return f"issue-{issue_id}"
+
+
+class ReadModelActivities:
+    """Bound to one Database; registered on the worker as bound methods."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @activity.defn(name="itr.record")
+    async def record(self, batch: RecordBatch) -> None:
+        """Write events, comment and projection in one transaction; a retry writes nothing twice."""
+        async with self._db.transaction() as session:
+            await issue_repo.apply_record_batch(
+                session, batch, workflow_id_for(batch.status.issue_id)
+            )
+
+    @activity.defn(name="itr.lookup_entitlement")
+    async def lookup_entitlement(self, query: EntitlementQuery) -> Entitlement:
+        async with self._db.transaction() as session:
+            return await reference_repo.find_entitlement(
+                session, query.organisation_id, query.product_id, query.on
+            )
+
+    @activity.defn(name="itr.choose_owner")
+    async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
+        """Least open issues among the product's engineers at the tier (simple, fair, explainable)."""
+        async with self._db.transaction() as session:
+            owner = await reference_repo.least_loaded_engineer(
+                session, query.product_id, query.tier
+            )
+        return OwnerAnswer(owner=owner)

@@ -1,0 +1,70 @@
+"""Dependency aliases for route handlers (Annotated, per the FastAPI template)."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Principal, unauthorized
+from api.state import AppState
+from api.temporal_gateway import TemporalGateway
+from db.repositories import reference as reference_repo
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.itr
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    async with state.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_temporal(state: StateDep) -> TemporalGateway:
+    return state.temporal
+
+
+TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
+
+
+async def get_principal(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+) -> Principal:
+    """Resolve the bearer token; only its hash is compared, in the database."""
+    if not authorization:
+        raise unauthorized("missing Authorization: Bearer <token> header")
+    scheme, _, raw = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise unauthorized("the Authorization header must be 'Bearer <token>'")
+    token = await reference_repo.find_token(session, raw.strip())
+    await session.rollback()
+    if token is None:
+        raise unauthorized("unknown or revoked token")
+    return Principal(
+        token_id=token.id,
+        role=token.role,
+        name=token.contact_name,
+        organisation_id=token.organisation_id,
+        engineer_id=token.engineer_id,
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retrying a request with the same key never applies it twice",
+    ),
+]

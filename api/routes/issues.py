@@ -1,0 +1,326 @@
+"""Issue endpoints: create, list, read, and one POST per lifecycle command."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from api.auth import CUSTOMER_SIDE, EVERYONE, STAFF, Principal
+from api.errors import invalid
+from api.deps import IdempotencyKey, PrincipalDep, SessionDep, StateDep, TemporalDep
+from api.schemas import (
+    AcknowledgeBody,
+    AssignBody,
+    CancelBody,
+    CommandResponse,
+    CommentBody,
+    ConfirmationBody,
+    EscalateBody,
+    IssueCreate,
+    IssueDetail,
+    IssuePage,
+    IssueRead,
+    ReopenBody,
+    ReplyBody,
+    RequestInfoBody,
+    ResolutionBody,
+)
+from api.services import issues as service
+from db.repositories import issues as issue_repo
+from domain.enums import IssueState, Role, Severity, Tier
+from domain.models import (
+    AcknowledgeCommand,
+    AssignCommand,
+    CancelCommand,
+    CommentCommand,
+    ConfirmClosureCommand,
+    CustomerReplyCommand,
+    EscalateCommand,
+    ProposeResolutionCommand,
+    ReopenCommand,
+    RequestInfoCommand,
+)
+from workflows.issue import IssueWorkflow
+
+router = APIRouter(prefix="/issues", tags=["issues"])
+
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+CUSTOMER_OR_MANAGER = CUSTOMER_SIDE | MANAGERS
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IssueRead)
+async def create_issue(
+    body: IssueCreate,
+    response: Response,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    state: StateDep,
+    idempotency_key: IdempotencyKey = None,
+) -> IssueRead:
+    """Open an issue; send an Idempotency-Key so a retried request never opens two."""
+    principal.require(EVERYONE, "open issues")
+    issue, created = await service.create_issue(
+        session, temporal, state.settings, principal, body, idempotency_key
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/issues/{issue.id}"
+    return issue
+
+
+@router.get("", response_model=IssuePage)
+async def list_issues(
+    principal: PrincipalDep,
+    session: SessionDep,
+    state: Annotated[list[IssueState] | None, Query()] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    tier: Tier | None = None,
+    organisation_id: str | None = None,
+    owner_id: str | None = None,
+    product_id: str | None = None,
+    breached: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
+    sort: issue_repo.IssueSort = issue_repo.IssueSort.CREATED_DESC,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> IssuePage:
+    """Filter, sort and page through issues (customers see only their organisation's)."""
+    if principal.role == Role.CUSTOMER:
+        organisation_id = principal.organisation_id
+    filters = issue_repo.IssueFilters(
+        states=tuple(state or ()),
+        severities=tuple(severity or ()),
+        tier=tier,
+        organisation_id=organisation_id,
+        owner_id=owner_id,
+        product_id=product_id,
+        breached=breached,
+        text=q,
+    )
+    try:
+        rows, next_cursor = await issue_repo.list_issues(session, filters, sort, cursor, limit)
+    except issue_repo.InvalidCursor as exc:
+        raise invalid("query.cursor", str(exc)) from None
+    return IssuePage(items=[IssueRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{issue_id}", response_model=IssueDetail)
+async def get_issue(issue_id: str, principal: PrincipalDep, session: SessionDep) -> IssueDetail:
+    """The issue with its deadlines, timeline and comments (internal ones for staff only)."""
+    return await service.issue_detail(session, principal, issue_id)
+
+
+async def _command(
+    principal: Principal,
+    session: SessionDep,
+    temporal: TemporalDep,
+    issue_id: str,
+    update: Any,
+    command: Any,
+    idempotency_key: str | None,
+) -> CommandResponse:
+    row = await service.visible_issue(session, principal, issue_id)
+    issue, comment_id = await service.run_command(
+        session, temporal, row, update, command, idempotency_key
+    )
+    return CommandResponse(issue=issue, comment_id=comment_id)
+
+
+@router.post("/{issue_id}/acknowledge", response_model=CommandResponse)
+async def acknowledge(
+    issue_id: str,
+    body: AcknowledgeBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """First response by the owner: stops the first-response clock."""
+    principal.require(STAFF, "acknowledge issues")
+    command = AcknowledgeCommand(actor=principal.actor, message=body.message)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.acknowledge, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/comments", response_model=CommandResponse)
+async def comment(
+    issue_id: str,
+    body: CommentBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Add a comment; internal comments are for staff and never shown to customers."""
+    principal.require(EVERYONE, "comment")
+    command = CommentCommand(actor=principal.actor, body=body.body, visibility=body.visibility)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.comment, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/assign", response_model=CommandResponse)
+async def assign(
+    issue_id: str,
+    body: AssignBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Hand the issue to another engineer of the same tier."""
+    principal.require(STAFF, "assign issues")
+    engineer = await service.engineer_choice(session, body.engineer_id, "body.engineer_id")
+    command = AssignCommand(actor=principal.actor, engineer=engineer, reason=body.reason)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.assign, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/escalate", response_model=CommandResponse)
+async def escalate(
+    issue_id: str,
+    body: EscalateBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Send the issue up to tier 2 (experts) or tier 3 (R&D) with a reason."""
+    principal.require(STAFF, "escalate issues")
+    engineer = None
+    if body.engineer_id is not None:
+        engineer = await service.engineer_choice(session, body.engineer_id, "body.engineer_id")
+    command = EscalateCommand(
+        actor=principal.actor, to_tier=body.to_tier, reason=body.reason, engineer=engineer
+    )
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.escalate, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/request-info", response_model=CommandResponse)
+async def request_info(
+    issue_id: str,
+    body: RequestInfoBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Ask the customer a question; the issue waits for the customer's reply."""
+    principal.require(STAFF, "request information")
+    command = RequestInfoCommand(actor=principal.actor, question=body.question)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.request_info, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/reply", response_model=CommandResponse)
+async def reply(
+    issue_id: str,
+    body: ReplyBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """The customer answers a request for information; work resumes."""
+    principal.require(CUSTOMER_OR_MANAGER, "reply as the customer")
+    command = CustomerReplyCommand(actor=principal.actor, body=body.body)
+    return await _command(
+        principal,
+        session,
+        temporal,
+        issue_id,
+        IssueWorkflow.customer_reply,
+        command,
+        idempotency_key,
+    )
+
+
+@router.post("/{issue_id}/resolution", response_model=CommandResponse)
+async def propose_resolution(
+    issue_id: str,
+    body: ResolutionBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Propose a solution; the customer is asked to confirm closure."""
+    principal.require(STAFF, "propose resolutions")
+    command = ProposeResolutionCommand(actor=principal.actor, summary=body.summary)
+    return await _command(
+        principal,
+        session,
+        temporal,
+        issue_id,
+        IssueWorkflow.propose_resolution,
+        command,
+        idempotency_key,
+    )
+
+
+@router.post("/{issue_id}/confirmation", response_model=CommandResponse)
+async def confirm_closure(
+    issue_id: str,
+    body: ConfirmationBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """The customer accepts (closes, with satisfaction 1-5) or rejects (back to work)."""
+    principal.require(CUSTOMER_OR_MANAGER, "confirm closure")
+    command = ConfirmClosureCommand(
+        actor=principal.actor,
+        accept=body.accept,
+        satisfaction=body.satisfaction,
+        comment=body.comment,
+    )
+    return await _command(
+        principal,
+        session,
+        temporal,
+        issue_id,
+        IssueWorkflow.confirm_closure,
+        command,
+        idempotency_key,
+    )
+
+
+@router.post("/{issue_id}/reopen", response_model=CommandResponse)
+async def reopen(
+    issue_id: str,
+    body: ReopenBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Reopen a closed issue within the reopen window."""
+    principal.require(CUSTOMER_OR_MANAGER, "reopen issues")
+    command = ReopenCommand(actor=principal.actor, reason=body.reason)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.reopen, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/cancel", response_model=CommandResponse)
+async def cancel(
+    issue_id: str,
+    body: CancelBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Withdraw an open issue."""
+    principal.require(CUSTOMER_OR_MANAGER, "cancel issues")
+    command = CancelCommand(actor=principal.actor, reason=body.reason)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.cancel, command, idempotency_key
+    )

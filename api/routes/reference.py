@@ -1,0 +1,218 @@
+"""Reference data: organisations and contracts, products, teams, engineers, API tokens.
+
+Everyone authenticated may read products (a portal needs them to open an issue); staff read
+the rest; only admins write. Creating an id that exists is a 409, never an overwrite.
+"""
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import EVERYONE, STAFF
+from api.deps import PrincipalDep, SessionDep
+from api.errors import conflict, invalid, not_found
+from api.schemas import (
+    ContractCreate,
+    ContractRead,
+    EngineerCreate,
+    EngineerRead,
+    OrganisationCreate,
+    OrganisationRead,
+    ProductCreate,
+    ProductRead,
+    TeamCreate,
+    TeamRead,
+    TokenCreate,
+    TokenCreated,
+)
+from db.repositories import reference as repo
+from domain.enums import Role, Tier
+
+router = APIRouter(tags=["reference data"])
+ADMIN = frozenset({Role.ADMIN})
+STAFF_AND_INTEGRATION = STAFF | {Role.INTEGRATION}
+
+
+@router.get("/organisations", response_model=list[OrganisationRead])
+async def list_organisations(
+    principal: PrincipalDep, session: SessionDep
+) -> list[OrganisationRead]:
+    if principal.role == Role.CUSTOMER:
+        assert principal.organisation_id is not None
+        own = await repo.get_organisation(session, principal.organisation_id)
+        return [OrganisationRead.model_validate(own)] if own else []
+    principal.require(STAFF_AND_INTEGRATION, "list organisations")
+    return [OrganisationRead.model_validate(o) for o in await repo.list_organisations(session)]
+
+
+@router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationRead)
+async def create_organisation(
+    body: OrganisationCreate, principal: PrincipalDep, session: SessionDep
+) -> OrganisationRead:
+    principal.require(ADMIN, "create organisations")
+    if await repo.get_organisation(session, body.id) is not None:
+        raise conflict(f"organisation '{body.id}' already exists")
+    row = await repo.create_organisation(session, body.id, body.name)
+    await _commit(session, f"organisation '{body.id}'")
+    return OrganisationRead.model_validate(row)
+
+
+@router.get("/organisations/{organisation_id}/contracts", response_model=list[ContractRead])
+async def list_contracts(
+    organisation_id: str, principal: PrincipalDep, session: SessionDep
+) -> list[ContractRead]:
+    if not principal.can_see_organisation(organisation_id):
+        raise not_found(f"organisation {organisation_id}")
+    principal.require(EVERYONE, "list contracts")
+    if await repo.get_organisation(session, organisation_id) is None:
+        raise not_found(f"organisation {organisation_id}")
+    rows = await repo.list_contracts(session, organisation_id)
+    return [ContractRead.model_validate(c) for c in rows]
+
+
+@router.post(
+    "/organisations/{organisation_id}/contracts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractRead,
+)
+async def create_contract(
+    organisation_id: str, body: ContractCreate, principal: PrincipalDep, session: SessionDep
+) -> ContractRead:
+    principal.require(ADMIN, "create contracts")
+    if await repo.get_organisation(session, organisation_id) is None:
+        raise not_found(f"organisation {organisation_id}")
+    if body.warranty_end < body.starts_on:
+        raise invalid("body.warranty_end", "must not be before starts_on")
+    row = await repo.create_contract(
+        session, body.id, organisation_id, body.level, body.starts_on, body.warranty_end
+    )
+    await _commit(session, f"contract '{body.id}'")
+    return ContractRead.model_validate(row)
+
+
+@router.get("/products", response_model=list[ProductRead])
+async def list_products(principal: PrincipalDep, session: SessionDep) -> list[ProductRead]:
+    return [ProductRead.model_validate(p) for p in await repo.list_products(session)]
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
+async def create_product(
+    body: ProductCreate, principal: PrincipalDep, session: SessionDep
+) -> ProductRead:
+    principal.require(ADMIN, "create products")
+    if await repo.get_product(session, body.id) is not None:
+        raise conflict(f"product '{body.id}' already exists")
+    row = await repo.create_product(session, body.id, body.name, body.current_version)
+    await _commit(session, f"product '{body.id}'")
+    return ProductRead.model_validate(row)
+
+
+@router.get("/teams", response_model=list[TeamRead])
+async def list_teams(
+    principal: PrincipalDep, session: SessionDep, tier: Tier | None = None
+) -> list[TeamRead]:
+    principal.require(STAFF, "list teams")
+    return [
+        TeamRead(
+            id=t.id,
+            name=t.name,
+            tier=t.tier,
+            manager_id=t.manager_id,
+            product_ids=await repo.team_product_ids(session, t.id),
+        )
+        for t in await repo.list_teams(session, tier)
+    ]
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=TeamRead)
+async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> TeamRead:
+    principal.require(ADMIN, "create teams")
+    if await repo.get_team(session, body.id) is not None:
+        raise conflict(f"team '{body.id}' already exists")
+    for index, product_id in enumerate(body.product_ids):
+        if await repo.get_product(session, product_id) is None:
+            raise invalid(f"body.product_ids.{index}", f"unknown product '{product_id}'")
+    await repo.create_team(session, body.id, body.name, body.tier, body.product_ids)
+    await _commit(session, f"team '{body.id}'")
+    return TeamRead(
+        id=body.id,
+        name=body.name,
+        tier=body.tier,
+        manager_id=None,
+        product_ids=sorted(set(body.product_ids)),
+    )
+
+
+@router.get("/engineers", response_model=list[EngineerRead])
+async def list_engineers(
+    principal: PrincipalDep,
+    session: SessionDep,
+    team_id: str | None = None,
+    tier: Tier | None = None,
+    active_only: Annotated[bool, Query()] = True,
+) -> list[EngineerRead]:
+    principal.require(STAFF, "list engineers")
+    rows = await repo.list_engineers(session, team_id, tier, active_only)
+    return [EngineerRead.model_validate(e) for e in rows]
+
+
+@router.post("/engineers", status_code=status.HTTP_201_CREATED, response_model=EngineerRead)
+async def create_engineer(
+    body: EngineerCreate, principal: PrincipalDep, session: SessionDep
+) -> EngineerRead:
+    principal.require(ADMIN, "create engineers")
+    team = await repo.get_team(session, body.team_id)
+    if team is None:
+        raise invalid("body.team_id", f"unknown team '{body.team_id}'")
+    if await repo.get_engineer(session, body.id) is not None:
+        raise conflict(f"engineer '{body.id}' already exists")
+    row = await repo.create_engineer(
+        session, body.id, body.name, str(body.email), team.tier, team.id, body.is_manager
+    )
+    if body.is_manager and team.manager_id is None:
+        await repo.set_team_manager(session, team.id, row.id)
+    await _commit(session, f"engineer '{body.id}'")
+    return EngineerRead.model_validate(row)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
+async def create_token(
+    body: TokenCreate, principal: PrincipalDep, session: SessionDep
+) -> TokenCreated:
+    """Issue an API token; the token is shown once in this answer and stored only hashed."""
+    principal.require(ADMIN, "issue tokens")
+    if body.role == Role.CUSTOMER:
+        if body.organisation_id is None:
+            raise invalid("body.organisation_id", "required for a customer token")
+        if await repo.get_organisation(session, body.organisation_id) is None:
+            raise invalid("body.organisation_id", f"unknown organisation '{body.organisation_id}'")
+    if body.role in (Role.ENGINEER, Role.MANAGER):
+        if body.engineer_id is None:
+            raise invalid("body.engineer_id", f"required for a {body.role.value} token")
+        engineer = await repo.get_engineer(session, body.engineer_id)
+        if engineer is None:
+            raise invalid("body.engineer_id", f"unknown engineer '{body.engineer_id}'")
+        if (body.role == Role.MANAGER) != engineer.is_manager:
+            raise invalid("body.role", "manager tokens go to managers, engineer tokens to others")
+    raw = f"itr_{secrets.token_urlsafe(32)}"
+    row = await repo.create_token(
+        session,
+        body.name,
+        body.role,
+        raw,
+        organisation_id=body.organisation_id if body.role == Role.CUSTOMER else None,
+        engineer_id=body.engineer_id if body.role in (Role.ENGINEER, Role.MANAGER) else None,
+        contact_email=str(body.contact_email) if body.contact_email else None,
+    )
+    await _commit(session, f"token '{body.name}'")
+    return TokenCreated(id=row.id, name=row.name, role=row.role, token=raw)
+
+
+async def _commit(session: SessionDep, what: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise conflict(f"{what} conflicts with existing data") from None

@@ -1,0 +1,88 @@
+"""One validated settings object per process, read from ITR_* environment variables."""
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.enums import Severity
+from domain.models import LifecycleConfig, SlaTargets
+
+PLACEHOLDER_SECRET = "change-me"
+
+DEFAULT_SLA_TARGETS: dict[Severity, SlaTargets] = {
+    Severity.CRITICAL: SlaTargets(first_response=timedelta(hours=1), resolution=timedelta(days=1)),
+    Severity.MAJOR: SlaTargets(first_response=timedelta(hours=2), resolution=timedelta(days=2)),
+    Severity.MINOR: SlaTargets(first_response=timedelta(hours=4), resolution=timedelta(days=3)),
+    Severity.LOW: SlaTargets(first_response=timedelta(hours=8), resolution=timedelta(days=5)),
+}
+
+
+class Settings(BaseSettings):
+    """Everything a worker or API process needs; secrets refused at placeholders in production."""
+
+    model_config = SettingsConfigDict(env_prefix="ITR_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = "sqlite+aiosqlite:///data/itr.db"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "itr-issues"
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_ui_port: int = 8233
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    sla_targets: dict[Severity, SlaTargets] = Field(default_factory=lambda: DEFAULT_SLA_TARGETS)
+    confirmation_reminder_after: timedelta = timedelta(days=3)
+    auto_close_after: timedelta = timedelta(days=7)
+    reopen_window: timedelta = timedelta(days=14)
+
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+
+    seed_demo_data: bool = True
+    log_level: str = "INFO"
+    log_json: bool = False
+    metrics_port: int | None = None
+    worker_max_concurrent_activities: int = 50
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> "Settings":
+        if self.environment == "production":
+            if (
+                self.notify_webhook_url
+                and self.notify_webhook_secret.get_secret_value() == PLACEHOLDER_SECRET
+            ):
+                raise ValueError("ITR_NOTIFY_WEBHOOK_SECRET must be set in production")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("ITR_DATABASE_URL must point at PostgreSQL in production")
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("ITR_TEMPORAL_TLS_CERT and ITR_TEMPORAL_TLS_KEY go together")
+        missing = [s for s in Severity if s not in self.sla_targets]
+        if missing:
+            raise ValueError(f"sla_targets lacks severities {[int(s) for s in missing]}")
+        return self
+
+    def lifecycle_config(self) -> LifecycleConfig:
+        """The timing rules snapshotted into each new issue's workflow."""
+        return LifecycleConfig(
+            sla_targets=self.sla_targets,
+            confirmation_reminder_after=self.confirmation_reminder_after,
+            auto_close_after=self.auto_close_after,
+            reopen_window=self.reopen_window,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,339 @@
+"""The read model and reference data as SQLAlchemy 2 typed tables, portable SQLite/PostgreSQL."""
+
+from datetime import UTC, date, datetime
+from enum import IntEnum, StrEnum
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from domain.enums import (
+    ActorKind,
+    Category,
+    Channel,
+    ClosureOutcome,
+    ContractLevel,
+    EventKind,
+    IssueState,
+    Role,
+    ServiceMode,
+    Severity,
+    Tier,
+    Visibility,
+    WarrantyStatus,
+)
+
+# Deterministic constraint names: Alembic batch mode on SQLite needs them to alter tables.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = 64
+NAME = 200
+EMAIL = 320
+RECORD_ID = 100
+
+StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
+IntEnumT = TypeVar("IntEnumT", bound=IntEnum)
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware, so nothing naive ever reaches the database."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and returns aware UTC datetimes, because SQLite forgets the offset."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} refused: the read model stores UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class StrEnumType(TypeDecorator[StrEnumT]):
+    """A closed vocabulary stored as its string value; no CHECK, so vocabularies grow in code."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[StrEnumT], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: StrEnumT | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnumT | None:
+        return None if value is None else self.enum_type(value)
+
+
+class IntEnumType(TypeDecorator[IntEnumT]):
+    """An integer vocabulary (severity, tier) stored as a plain integer so it sorts naturally."""
+
+    impl = sa.Integer
+    cache_ok = True
+
+    def __init__(self, enum_type: type[IntEnumT]) -> None:
+        super().__init__()
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: IntEnumT | int | None, dialect: Dialect) -> int | None:
+        return None if value is None else int(self.enum_type(value))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> IntEnumT | None:
+        return None if value is None else self.enum_type(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention every migration relies on."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- reference data ------------------------------------------------------------------------
+
+
+class OrganisationRow(Base):
+    """A customer organisation; customer tokens are bound to one."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ContractRow(Base):
+    """A support contract; its level and warranty end decide the issue's entitlement."""
+
+    __tablename__ = "contracts"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[ContractLevel] = mapped_column(StrEnumType(ContractLevel, 16))
+    starts_on: Mapped[date] = mapped_column(sa.Date())
+    warranty_end: Mapped[date] = mapped_column(sa.Date())
+    sla_overrides: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ProductRow(Base):
+    """A supported product; teams are linked to the products they know."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    current_version: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+
+
+class TeamRow(Base):
+    """A support team at one tier; its manager hears about breaches and unowned issues."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    tier: Mapped[Tier] = mapped_column(IntEnumType(Tier), index=True)
+    # teams <-> engineers is a cycle: the manager key is added after both tables exist.
+    manager_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("engineers.id", use_alter=True, ondelete="SET NULL"), nullable=True
+    )
+
+
+class TeamProductRow(Base):
+    """Which team supports which product (drives dispatch and manager notification)."""
+
+    __tablename__ = "team_products"
+
+    team_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class EngineerRow(Base):
+    """A support engineer or manager; owners of issues are chosen among these."""
+
+    __tablename__ = "engineers"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    email: Mapped[str] = mapped_column(sa.String(EMAIL))
+    tier: Mapped[Tier] = mapped_column(IntEnumType(Tier))
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    is_manager: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+
+
+class TokenRow(Base):
+    """An API credential; only the SHA-256 of the token is stored, never the token itself."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[Role] = mapped_column(StrEnumType(Role, 16))
+    organisation_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    engineer_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    contact_name: Mapped[str] = mapped_column(sa.String(NAME))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(EMAIL), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# --- read model ------------------------------------------------------------------------------
+# No foreign keys from issues to reference data: a projection must accept whatever the
+# workflow recorded, or a retried activity would fail forever.
+
+
+class IssueRow(Base):
+    """The projection of one issue workflow's status, for listing and filtering."""
+
+    __tablename__ = "issues"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(sa.String(RECORD_ID))
+    organisation_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    product_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    title: Mapped[str] = mapped_column(sa.String(NAME))
+    description: Mapped[str] = mapped_column(sa.Text())
+    category: Mapped[Category] = mapped_column(StrEnumType(Category))
+    severity: Mapped[Severity] = mapped_column(IntEnumType(Severity), index=True)
+    service_mode: Mapped[ServiceMode] = mapped_column(StrEnumType(ServiceMode, 16))
+    channel: Mapped[Channel] = mapped_column(StrEnumType(Channel, 16))
+    reporter_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 16))
+    reporter_id: Mapped[str] = mapped_column(sa.String(ID))
+    reporter_name: Mapped[str] = mapped_column(sa.String(NAME))
+    state: Mapped[IssueState] = mapped_column(StrEnumType(IssueState), index=True)
+    previous_state: Mapped[IssueState | None] = mapped_column(
+        StrEnumType(IssueState), nullable=True
+    )
+    tier: Mapped[Tier] = mapped_column(IntEnumType(Tier), index=True)
+    owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    owner_name: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+    tier1_owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    contract_level: Mapped[ContractLevel | None] = mapped_column(
+        StrEnumType(ContractLevel, 16), nullable=True
+    )
+    warranty_status: Mapped[WarrantyStatus | None] = mapped_column(
+        StrEnumType(WarrantyStatus), nullable=True
+    )
+    waiting_for: Mapped[str] = mapped_column(sa.Text(), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    first_response_breached: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    resolution_breached: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    breached: Mapped[bool] = mapped_column(sa.Boolean(), default=False, index=True)
+    auto_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reopen_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closure_outcome: Mapped[ClosureOutcome | None] = mapped_column(
+        StrEnumType(ClosureOutcome, 16), nullable=True
+    )
+    resolution_summary: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    satisfaction: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    reopen_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class EventRow(Base):
+    """One timeline entry; (issue_id, seq) is the workflow's own counter, so retries collide."""
+
+    __tablename__ = "issue_events"
+
+    issue_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[EventKind] = mapped_column(StrEnumType(EventKind, 40))
+    actor_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 16))
+    actor_id: Mapped[str] = mapped_column(sa.String(ID))
+    actor_name: Mapped[str] = mapped_column(sa.String(NAME))
+    from_state: Mapped[IssueState | None] = mapped_column(StrEnumType(IssueState), nullable=True)
+    to_state: Mapped[IssueState | None] = mapped_column(StrEnumType(IssueState), nullable=True)
+    visibility: Mapped[Visibility] = mapped_column(StrEnumType(Visibility, 16))
+    summary: Mapped[str] = mapped_column(sa.Text(), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), default=dict)
+
+
+class CommentRow(Base):
+    """A comment body; it lives only here, never in workflow history."""
+
+    __tablename__ = "comments"
+    __table_args__ = (sa.Index("ix_comments_issue_id_at", "issue_id", "at"),)
+
+    comment_id: Mapped[str] = mapped_column(sa.String(RECORD_ID), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.ForeignKey("issues.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 16))
+    author_id: Mapped[str] = mapped_column(sa.String(ID))
+    author_name: Mapped[str] = mapped_column(sa.String(NAME))
+    body: Mapped[str] = mapped_column(sa.Text())
+    visibility: Mapped[Visibility] = mapped_column(StrEnumType(Visibility, 16))
+
+
+class IdempotencyKeyRow(Base):
+    """Remembers which issue an Idempotency-Key created, so a client retry gets the same one."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(sa.String(128))
+    issue_id: Mapped[str] = mapped_column(sa.String(ID))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NotificationRow(Base):
+    """Delivery log of one notification; delivered_at makes a retried activity skip the send."""
+
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[str] = mapped_column(sa.String(RECORD_ID), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(ID))
+    subject: Mapped[str] = mapped_column(sa.Text())
+    recipients: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON(), default=list)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)

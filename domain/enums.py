@@ -1,0 +1,133 @@
+"""Closed vocabularies shared by the workflow, the read model and the API."""
+
+from enum import IntEnum, StrEnum
+
+
+class IssueState(StrEnum):
+    """Lifecycle states of one customer issue (see domain.lifecycle for the rules)."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    ESCALATED = "escalated"
+    WAITING_CUSTOMER = "waiting_customer"
+    RESOLVED = "resolved"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES: frozenset[IssueState] = frozenset(
+    s for s in IssueState if s not in (IssueState.CLOSED, IssueState.CANCELLED)
+)
+
+
+class Category(StrEnum):
+    """ITIL-flavoured issue categories from the product brief."""
+
+    INCIDENT = "incident"
+    SERVICE_REQUEST = "service_request"
+    QUESTION = "question"
+    DEFECT = "defect"
+    CHANGE = "change"
+    COMPLAINT = "complaint"
+
+
+class Severity(IntEnum):
+    """1 is the most severe (production down), 4 the least."""
+
+    CRITICAL = 1
+    MAJOR = 2
+    MINOR = 3
+    LOW = 4
+
+
+class Tier(IntEnum):
+    """Support tiers: 1 frontline, 2 domain experts, 3 R&D."""
+
+    FRONTLINE = 1
+    EXPERT = 2
+    RND = 3
+
+
+class ServiceMode(StrEnum):
+    REMOTE = "remote"
+    ON_SITE = "on_site"
+
+
+class Channel(StrEnum):
+    PORTAL = "portal"
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"
+    API = "api"
+
+
+class ContractLevel(StrEnum):
+    BASIC = "basic"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class WarrantyStatus(StrEnum):
+    IN_WARRANTY = "in_warranty"
+    OUT_OF_WARRANTY = "out_of_warranty"
+    NO_CONTRACT = "no_contract"
+
+
+class Role(StrEnum):
+    """What an API token may do; a customer token is bound to one organisation."""
+
+    CUSTOMER = "customer"
+    ENGINEER = "engineer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+class ActorKind(StrEnum):
+    CUSTOMER = "customer"
+    ENGINEER = "engineer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+    SYSTEM = "system"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class ClosureOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    AUTO_CLOSED = "auto_closed"
+
+
+class SlaClockKind(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class EventKind(StrEnum):
+    """Kinds of timeline entries written to the read model."""
+
+    CREATED = "created"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    COMMENTED = "commented"
+    REASSIGNED = "reassigned"
+    ESCALATED = "escalated"
+    INFO_REQUESTED = "info_requested"
+    CUSTOMER_REPLIED = "customer_replied"
+    RESOLUTION_PROPOSED = "resolution_proposed"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONFIRMATION_REMINDER = "confirmation_reminder"
+    RESOLUTION_REJECTED = "resolution_rejected"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    CANCELLED = "cancelled"
+    SLA_BREACHED = "sla_breached"
+    ARCHIVED = "archived"

@@ -1,0 +1,310 @@
+"""Contracts between the API, the workflow and the activities (pydantic v2, small payloads)."""
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.enums import (
+    ActorKind,
+    Category,
+    Channel,
+    ClosureOutcome,
+    ContractLevel,
+    EventKind,
+    IssueState,
+    ServiceMode,
+    Severity,
+    SlaClockKind,
+    Tier,
+    Visibility,
+    WarrantyStatus,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Contract(BaseModel):
+    """Base for every contract: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(Contract):
+    """Who issued a command; recorded on the timeline."""
+
+    kind: ActorKind
+    id: Identifier
+    name: ShortText
+
+
+SYSTEM_ACTOR = Actor(kind=ActorKind.SYSTEM, id="itr", name="ITR")
+
+
+class IssueIntake(Contract):
+    """What the API knows when it registers a new issue."""
+
+    issue_id: Identifier
+    organisation_id: Identifier
+    product_id: Identifier
+    title: ShortText
+    description: Text
+    category: Category
+    severity: Severity
+    service_mode: ServiceMode = ServiceMode.REMOTE
+    channel: Channel = Channel.PORTAL
+    reporter: Actor
+    created_at: datetime
+
+
+class SlaTargets(Contract):
+    """First-response and resolution targets for one severity."""
+
+    first_response: timedelta
+    resolution: timedelta
+
+
+class LifecycleConfig(Contract):
+    """Timing rules snapshotted at intake: editing configuration changes new issues only."""
+
+    sla_targets: dict[Severity, SlaTargets]
+    confirmation_reminder_after: timedelta = timedelta(days=3)
+    auto_close_after: timedelta = timedelta(days=7)
+    reopen_window: timedelta = timedelta(days=14)
+    max_events_per_run: int = 2_000
+
+
+class Entitlement(Contract):
+    """The customer's contract as looked up at intake."""
+
+    contract_id: str | None
+    level: ContractLevel | None
+    warranty_status: WarrantyStatus
+    warranty_end: date | None = None
+
+
+class OwnerChoice(Contract):
+    """An engineer chosen (or named) to own the issue at a tier."""
+
+    engineer_id: Identifier
+    engineer_name: ShortText
+    tier: Tier
+
+
+class SlaClock(Contract):
+    """One SLA clock: when it is due, and whether it was met or breached (each at most once)."""
+
+    kind: SlaClockKind
+    due_at: datetime
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.met_at is None and self.breached_at is None
+
+
+class IssueStatus(Contract):
+    """The live state of an issue: the workflow query result and the read-model projection."""
+
+    issue_id: str
+    organisation_id: str
+    product_id: str
+    title: str
+    category: Category
+    severity: Severity
+    service_mode: ServiceMode
+    state: IssueState
+    previous_state: IssueState | None = None
+    tier: Tier = Tier.FRONTLINE
+    owner: OwnerChoice | None = None
+    tier1_owner: OwnerChoice | None = None
+    entitlement: Entitlement | None = None
+    clocks: tuple[SlaClock, ...] = ()
+    waiting_for: str = ""
+    created_at: datetime
+    accepted_at: datetime | None = None
+    assigned_at: datetime | None = None
+    first_response_at: datetime | None = None
+    escalated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    confirmation_reminder_at: datetime | None = None
+    confirmation_reminded: bool = False
+    auto_close_at: datetime | None = None
+    reopen_until: datetime | None = None
+    archived_at: datetime | None = None
+    closure_outcome: ClosureOutcome | None = None
+    resolution_summary: str | None = None
+    satisfaction: int | None = None
+    reopen_count: int = 0
+    revision: int = 0
+
+    def clock(self, kind: SlaClockKind) -> SlaClock | None:
+        return next((c for c in self.clocks if c.kind == kind), None)
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        due = [c.due_at for c in self.clocks if c.running]
+        return min(due) if due else None
+
+    @property
+    def breached(self) -> bool:
+        return any(c.breached_at is not None for c in self.clocks)
+
+
+class TimelineEvent(Contract):
+    """One entry of the issue's audit trail; (issue_id, seq) makes recording idempotent."""
+
+    issue_id: str
+    seq: int
+    at: datetime
+    kind: EventKind
+    actor: Actor
+    from_state: IssueState | None = None
+    to_state: IssueState | None = None
+    visibility: Visibility = Visibility.PUBLIC
+    summary: str = ""
+    data: dict[str, str | int | None] = Field(default_factory=dict)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.issue_id}:{self.seq:06d}"
+
+
+class CommentRecord(Contract):
+    """A comment; its text lives in the read model, never in workflow state."""
+
+    comment_id: str
+    issue_id: str
+    at: datetime
+    author: Actor
+    body: str
+    visibility: Visibility
+
+
+class Audience(Contract):
+    """Who a notification is for; resolved to addresses by the notify activity."""
+
+    owner: bool = False
+    owner_manager: bool = False
+    reporter: bool = False
+    engineer_id: str | None = None
+
+
+class Notification(Contract):
+    """A message to people; notification_id makes delivery idempotent."""
+
+    notification_id: str
+    issue_id: str
+    kind: str
+    audience: Audience
+    subject: str
+    at: datetime
+    data: dict[str, str | int | None] = Field(default_factory=dict)
+
+
+class RecordBatch(Contract):
+    """Everything one workflow step writes to the read model, in one transaction."""
+
+    status: IssueStatus
+    events: tuple[TimelineEvent, ...] = ()
+    comment: CommentRecord | None = None
+    intake: IssueIntake | None = None
+
+
+# --- commands (Temporal Update inputs) -------------------------------------------------
+
+
+class Command(Contract):
+    actor: Actor
+
+
+class AcknowledgeCommand(Command):
+    message: Text | None = None
+
+
+class CommentCommand(Command):
+    body: Text
+    visibility: Visibility = Visibility.PUBLIC
+
+
+class AssignCommand(Command):
+    engineer: OwnerChoice
+    reason: ShortText | None = None
+
+
+class EscalateCommand(Command):
+    to_tier: Tier
+    reason: Text
+    engineer: OwnerChoice | None = None
+
+
+class RequestInfoCommand(Command):
+    question: Text
+
+
+class CustomerReplyCommand(Command):
+    body: Text
+
+
+class ProposeResolutionCommand(Command):
+    summary: Text
+
+
+class ConfirmClosureCommand(Command):
+    accept: bool
+    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
+    comment: Text | None = None
+
+
+class ReopenCommand(Command):
+    reason: Text
+
+
+class CancelCommand(Command):
+    reason: Text
+
+
+class CommandResult(Contract):
+    """What every update returns: the new state, and the comment it wrote if any."""
+
+    status: IssueStatus
+    comment_id: str | None = None
+
+
+class IssueWorkflowInput(Contract):
+    """Start (and continue-as-new) input of IssueWorkflow."""
+
+    intake: IssueIntake
+    config: LifecycleConfig
+    carried: IssueStatus | None = None
+    carried_seq: int = 0
+
+
+class IssueOutcome(Contract):
+    issue_id: str
+    state: IssueState
+    closure_outcome: ClosureOutcome | None = None
+
+
+# --- activity inputs and outputs -------------------------------------------------------
+
+
+class EntitlementQuery(Contract):
+    organisation_id: str
+    product_id: str
+    on: date
+
+
+class OwnerQuery(Contract):
+    issue_id: str
+    product_id: str
+    tier: Tier
+
+
+class OwnerAnswer(Contract):
+    owner: OwnerChoice | None = None

@@ -1,0 +1,1 @@
+"""Notifier port and its adapters (structured log, signed outbound webhook)."""

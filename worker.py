@@ -1,0 +1,134 @@
+"""Composition root of the worker: connects Temporal, wires activities to their adapters, runs.
+
+Scale out by starting more of these on the same task queue; stop one with SIGTERM or
+Ctrl-C and it finishes its in-flight activities before leaving (graceful shutdown).
+"""
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
+from temporalio.worker import Worker
+
+from activities.notifications import NotificationActivities
+from activities.read_model import ReadModelActivities
+from config.settings import Settings, get_settings
+from db.session import Database
+from integrations.notify.fanout import FanoutNotifier
+from integrations.notify.log import LogNotifier
+from integrations.notify.port import Notifier
+from integrations.notify.webhook import WebhookNotifier
+from workflows.issue import IssueWorkflow
+
+log = structlog.get_logger("itr.worker")
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """mTLS for Temporal Cloud or a secured cluster when a client certificate is configured."""
+    if settings.temporal_tls_cert is None or settings.temporal_tls_key is None:
+        return False
+    return TLSConfig(
+        client_cert=settings.temporal_tls_cert.read_bytes(),
+        client_private_key=settings.temporal_tls_key.read_bytes(),
+        server_root_ca_cert=(
+            settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
+        ),
+    )
+
+
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls_config(settings),
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    notifiers: list[Notifier] = [LogNotifier()]
+    if settings.notify_webhook_url:
+        notifiers.append(
+            WebhookNotifier(
+                settings.notify_webhook_url, settings.notify_webhook_secret.get_secret_value()
+            )
+        )
+    return FanoutNotifier(notifiers)
+
+
+def build_activities(settings: Settings, db: Database) -> Sequence[Any]:
+    """Every activity the issue workflow calls, bound to its adapters."""
+    read_model = ReadModelActivities(db)
+    notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
+    return [
+        read_model.record,
+        read_model.lookup_entitlement,
+        read_model.choose_owner,
+        notifications.notify,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    db: Database,
+    executor: ThreadPoolExecutor,
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=[IssueWorkflow],
+        activities=build_activities(settings, db),
+        activity_executor=executor,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """Temporal SDK metrics (task latencies, slots, failures) on a Prometheus endpoint."""
+    if settings.metrics_port is None:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port}")
+        )
+    )
+
+
+async def run_worker(settings: Settings | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM when no event is given), then drain."""
+    settings = settings or get_settings()
+    stop = stop or _stop_on_signals()
+    db = Database(settings.database_url)
+    client = await connect_temporal(settings, metrics_runtime(settings))
+    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
+        worker = build_worker(client, settings, db, executor)
+        log.info("worker started", task_queue=settings.temporal_task_queue)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping: finishing in-flight tasks")
+    await db.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+if __name__ == "__main__":
+    asyncio.run(run_worker())

@@ -1,0 +1,306 @@
+"""IssueWorkflow: one durable workflow per customer issue, from intake to closure.
+
+The lifecycle rules live in the pure `domain.lifecycle.IssueCase`; this class only turns
+commands into Temporal Updates (validated before they enter history), sleeps until the
+next deadline, and carries out the effects through idempotent activities.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from activities.read_model import ReadModelActivities
+    from domain.enums import EventKind, Tier
+    from domain.lifecycle import CommandRejected, Effects, IssueCase
+    from domain.models import (
+        AcknowledgeCommand,
+        AssignCommand,
+        CancelCommand,
+        CommandResult,
+        CommentCommand,
+        ConfirmClosureCommand,
+        CustomerReplyCommand,
+        EntitlementQuery,
+        EscalateCommand,
+        IssueOutcome,
+        IssueStatus,
+        IssueWorkflowInput,
+        Notification,
+        OwnerChoice,
+        OwnerQuery,
+        ProposeResolutionCommand,
+        RecordBatch,
+        ReopenCommand,
+        RequestInfoCommand,
+    )
+    from workflows.search_attributes import updates_for
+
+COMMAND_REJECTED = "CommandRejected"
+READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+def rejected(reason: str) -> ApplicationError:
+    """The error the API turns into 409 with this reason."""
+    return ApplicationError(reason, type=COMMAND_REJECTED, non_retryable=True)
+
+
+@workflow.defn
+class IssueWorkflow:
+    @workflow.init
+    def __init__(self, input: IssueWorkflowInput) -> None:
+        self._input = input
+        if input.carried is not None:
+            self._case = IssueCase(input.carried, input.config, input.carried_seq)
+        else:
+            self._case = IssueCase.open(input.intake, input.config)
+        self._run_start_seq = self._case.seq
+        self._lock = asyncio.Lock()
+        self._changed = False
+        self._notifications: list[asyncio.Task[None]] = []
+        self._search_attributes: str | None = None
+
+    @workflow.run
+    async def run(self, input: IssueWorkflowInput) -> IssueOutcome:
+        if input.carried is None:
+            async with self._lock:
+                await self._intake()
+        while not self._case.finished:
+            async with self._lock:
+                await self._apply(self._case.on_time(workflow.now()))
+            if self._case.finished:
+                break
+            if self._should_continue_as_new():
+                await self._drain()
+                if not self._lock.locked() and workflow.all_handlers_finished():
+                    workflow.continue_as_new(
+                        IssueWorkflowInput(
+                            intake=input.intake,
+                            config=input.config,
+                            carried=self._case.status,
+                            carried_seq=self._case.seq,
+                        )
+                    )
+            wakeup = self._case.next_wakeup()
+            timeout = None
+            if wakeup is not None:
+                timeout = max((wakeup - workflow.now()).total_seconds(), 0.001)
+            self._changed = False
+            try:
+                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+            except TimeoutError:
+                pass
+        await self._drain()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        status = self._case.status
+        return IssueOutcome(
+            issue_id=status.issue_id, state=status.state, closure_outcome=status.closure_outcome
+        )
+
+    # --- queries -------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> IssueStatus:
+        return self._case.status
+
+    # --- updates -------------------------------------------------------------------------
+
+    @workflow.update
+    async def acknowledge(self, cmd: AcknowledgeCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.acknowledge(cmd, now))
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, cmd: AcknowledgeCommand) -> None:
+        self._check(lambda: self._case.check_acknowledge(cmd))
+
+    @workflow.update
+    async def comment(self, cmd: CommentCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.comment(cmd, now))
+
+    @comment.validator
+    def _validate_comment(self, cmd: CommentCommand) -> None:
+        self._check(lambda: self._case.check_comment(cmd))
+
+    @workflow.update
+    async def assign(self, cmd: AssignCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.assign(cmd, now))
+
+    @assign.validator
+    def _validate_assign(self, cmd: AssignCommand) -> None:
+        self._check(lambda: self._case.check_assign(cmd))
+
+    @workflow.update
+    async def escalate(self, cmd: EscalateCommand) -> CommandResult:
+        async with self._lock:
+            self._check(lambda: self._case.check_escalate(cmd), in_handler=True)
+            owner = cmd.engineer or await self._choose_owner(cmd.to_tier)
+            return await self._execute(lambda now: self._case.escalate(cmd, now, owner))
+
+    @escalate.validator
+    def _validate_escalate(self, cmd: EscalateCommand) -> None:
+        self._check(lambda: self._case.check_escalate(cmd))
+
+    @workflow.update
+    async def request_info(self, cmd: RequestInfoCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.request_info(cmd, now))
+
+    @request_info.validator
+    def _validate_request_info(self, cmd: RequestInfoCommand) -> None:
+        self._check(lambda: self._case.check_request_info(cmd))
+
+    @workflow.update
+    async def customer_reply(self, cmd: CustomerReplyCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.customer_reply(cmd, now))
+
+    @customer_reply.validator
+    def _validate_customer_reply(self, cmd: CustomerReplyCommand) -> None:
+        self._check(lambda: self._case.check_customer_reply(cmd))
+
+    @workflow.update
+    async def propose_resolution(self, cmd: ProposeResolutionCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.propose_resolution(cmd, now))
+
+    @propose_resolution.validator
+    def _validate_propose_resolution(self, cmd: ProposeResolutionCommand) -> None:
+        self._check(lambda: self._case.check_propose_resolution(cmd))
+
+    @workflow.update
+    async def confirm_closure(self, cmd: ConfirmClosureCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.confirm_closure(cmd, now))
+
+    @confirm_closure.validator
+    def _validate_confirm_closure(self, cmd: ConfirmClosureCommand) -> None:
+        self._check(lambda: self._case.check_confirm_closure(cmd))
+
+    @workflow.update
+    async def reopen(self, cmd: ReopenCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.reopen(cmd, now))
+
+    @reopen.validator
+    def _validate_reopen(self, cmd: ReopenCommand) -> None:
+        self._check(lambda: self._case.check_reopen(cmd, workflow.now()))
+
+    @workflow.update
+    async def cancel(self, cmd: CancelCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.cancel(cmd, now))
+
+    @cancel.validator
+    def _validate_cancel(self, cmd: CancelCommand) -> None:
+        self._check(lambda: self._case.check_cancel(cmd))
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _check(self, check: Callable[[], None], *, in_handler: bool = False) -> None:
+        """Run a domain check; a refusal becomes an ApplicationError the API maps to 409."""
+        try:
+            check()
+        except CommandRejected as exc:
+            raise rejected(str(exc)) from None
+
+    async def _command(self, step: Callable[..., Effects]) -> CommandResult:
+        async with self._lock:
+            return await self._execute(step)
+
+    async def _execute(self, step: Callable[..., Effects]) -> CommandResult:
+        """Apply a command under the lock (the state may have moved since validation)."""
+        try:
+            effects = step(workflow.now())
+        except CommandRejected as exc:
+            raise rejected(str(exc)) from None
+        await self._apply(effects)
+        self._changed = True
+        return CommandResult(
+            status=self._case.status,
+            comment_id=effects.comment.comment_id if effects.comment else None,
+        )
+
+    async def _intake(self) -> None:
+        """Register, classify (entitlement from the contract) and dispatch to tier 1."""
+        intake = self._input.intake
+        await self._apply(self._case.register(workflow.now(), intake.reporter))
+        entitlement = await workflow.execute_activity_method(
+            ReadModelActivities.lookup_entitlement,
+            EntitlementQuery(
+                organisation_id=intake.organisation_id,
+                product_id=intake.product_id,
+                on=workflow.now().date(),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        await self._apply(self._case.accept(entitlement, workflow.now()))
+        owner = await self._choose_owner(Tier.FRONTLINE)
+        if owner is None:
+            await self._apply(self._case.no_owner_available(workflow.now(), Tier.FRONTLINE))
+        else:
+            await self._apply(self._case.assign_initial(owner, workflow.now()))
+
+    async def _choose_owner(self, tier: Tier) -> OwnerChoice | None:
+        answer = await workflow.execute_activity_method(
+            ReadModelActivities.choose_owner,
+            OwnerQuery(
+                issue_id=self._case.status.issue_id,
+                product_id=self._case.status.product_id,
+                tier=tier,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        return answer.owner
+
+    async def _apply(self, effects: Effects) -> None:
+        """Record first (read-your-writes for the API), then announce in the background."""
+        if effects.events or effects.comment:
+            created = any(e.kind == EventKind.CREATED for e in effects.events)
+            await workflow.execute_activity_method(
+                ReadModelActivities.record,
+                RecordBatch(
+                    status=self._case.status,
+                    events=tuple(effects.events),
+                    comment=effects.comment,
+                    intake=self._input.intake if created else None,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+        self._upsert_search_attributes()
+        for notification in effects.notifications:
+            self._notifications.append(asyncio.create_task(self._notify(notification)))
+
+    async def _notify(self, notification: Notification) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.notify,
+                notification,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(hours=24),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning(
+                "notification %s abandoned: %s", notification.notification_id, exc.cause
+            )
+
+    async def _drain(self) -> None:
+        """Wait for notifications in flight: a finished or continued run would abandon them."""
+        while self._notifications:
+            pending, self._notifications = self._notifications, []
+            await asyncio.gather(*pending)
+
+    def _upsert_search_attributes(self) -> None:
+        updates = updates_for(self._case.status)
+        fingerprint = repr([(u.key.name, getattr(u, "value", None)) for u in updates])
+        if fingerprint != self._search_attributes:
+            self._search_attributes = fingerprint
+            workflow.upsert_search_attributes(updates)
+
+    def _should_continue_as_new(self) -> bool:
+        """Keep each run's history small: continue as new when Temporal suggests or we decide."""
+        too_many = self._case.seq - self._run_start_seq >= self._input.config.max_events_per_run
+        return too_many or workflow.info().is_continue_as_new_suggested()

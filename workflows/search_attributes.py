@@ -1,0 +1,59 @@
+"""Custom search attributes, so `temporal workflow list --query` finds issues by their state."""
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from domain.models import IssueStatus
+
+ITR_STATE = SearchAttributeKey.for_keyword("ItrState")
+ITR_SEVERITY = SearchAttributeKey.for_int("ItrSeverity")
+ITR_TIER = SearchAttributeKey.for_int("ItrTier")
+ITR_CUSTOMER = SearchAttributeKey.for_keyword("ItrCustomer")
+ITR_OWNER = SearchAttributeKey.for_keyword("ItrOwner")
+ITR_NEXT_DEADLINE = SearchAttributeKey.for_datetime("ItrNextDeadline")
+ITR_BREACHED = SearchAttributeKey.for_bool("ItrBreached")
+
+ALL_KEYS = (
+    ITR_STATE,
+    ITR_SEVERITY,
+    ITR_TIER,
+    ITR_CUSTOMER,
+    ITR_OWNER,
+    ITR_NEXT_DEADLINE,
+    ITR_BREACHED,
+)
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    names = {
+        "KEYWORD": "Keyword",
+        "INT": "Int",
+        "DATETIME": "Datetime",
+        "BOOL": "Bool",
+    }
+    flags: list[str] = []
+    for key in ALL_KEYS:
+        flags += ["--search-attribute", f"{key.name}={names[key.indexed_value_type.name]}"]
+    return flags
+
+
+def updates_for(status: IssueStatus) -> list[SearchAttributeUpdate[object]]:
+    """The attribute values describing `status` (unset where the value is absent)."""
+    updates: list[SearchAttributeUpdate[object]] = [
+        ITR_STATE.value_set(status.state.value),  # type: ignore[list-item]
+        ITR_SEVERITY.value_set(int(status.severity)),  # type: ignore[list-item]
+        ITR_TIER.value_set(int(status.tier)),  # type: ignore[list-item]
+        ITR_CUSTOMER.value_set(status.organisation_id),  # type: ignore[list-item]
+        ITR_BREACHED.value_set(status.breached),  # type: ignore[list-item]
+    ]
+    owner = status.owner.engineer_id if status.owner else None
+    updates.append(
+        ITR_OWNER.value_set(owner) if owner else ITR_OWNER.value_unset()  # type: ignore[arg-type]
+    )
+    deadline = status.next_deadline
+    updates.append(
+        ITR_NEXT_DEADLINE.value_set(deadline)  # type: ignore[arg-type]
+        if deadline
+        else ITR_NEXT_DEADLINE.value_unset()
+    )
+    return updates
