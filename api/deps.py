@@ -46,7 +46,7 @@ async def get_principal(
     if scheme.lower() != "bearer" or not raw.strip():
         raise unauthorized("the Authorization header must be 'Bearer <token>'")
     token = await reference_repo.find_token(session, raw.strip())
-    await session.rollback()
+    await session.commit()  # end the read; objects stay loaded (expire_on_commit=False)
     if token is None:
         raise unauthorized("unknown or revoked token")
     return Principal(

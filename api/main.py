@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    if state is not None:
+        app.state.itr = state  # usable without the lifespan (e.g. an in-process ASGI client)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(issues.router)

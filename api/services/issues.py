@@ -71,7 +71,7 @@ async def create_issue(
             raise conflict("this Idempotency-Key was already used with a different request")
         existing = await issue_repo.get_issue(session, issue_id)
         if saved is not None and existing is not None:
-            await session.rollback()
+            await session.commit()
             return IssueRead.model_validate(existing), False
         await idempotency_repo.save_idempotency(
             session, principal.token_id, key, fingerprint, issue_id
@@ -96,21 +96,23 @@ async def create_issue(
     initial = IssueCase.open(intake, config).status
     await issue_repo.insert_issue_if_absent(session, intake, initial, workflow_id_for(issue_id))
     await session.commit()
-    await _wait_for_dispatch(temporal, issue_id)
     row = await issue_repo.get_issue(session, issue_id)
     if row is None:  # pragma: no cover - inserted just above
         raise not_found(f"issue {issue_id}")
-    await session.rollback()
-    return IssueRead.model_validate(row), True
+    await _wait_for_dispatch(session, row)
+    issue = IssueRead.model_validate(row)
+    await session.commit()
+    return issue, True
 
 
-async def _wait_for_dispatch(temporal: TemporalGateway, issue_id: str) -> None:
+async def _wait_for_dispatch(session: AsyncSession, row: IssueRow) -> None:
     """Give intake a moment, so the answer usually already names the tier-1 owner."""
-    for _ in range(20):
-        status = await temporal.status(issue_id)
-        if status is None or status.state in DISPATCHED:
+    for _ in range(30):
+        if row.state in DISPATCHED:
             return
+        await session.commit()
         await asyncio.sleep(0.1)
+        await session.refresh(row)
 
 
 async def _organisation_for(
@@ -210,15 +212,16 @@ async def run_command(
     update_id: str | None,
 ) -> tuple[IssueRead, str | None]:
     """Send one command as a Temporal Update and answer with the projection it wrote."""
-    issue_id = row.id
-    await session.rollback()
+    issue_id, state = row.id, row.state
+    await session.commit()  # no transaction held open while the workflow works
     try:
         result: CommandResult = await temporal.update(issue_id, update, command, update_id)
     except WorkflowEnded:
         raise conflict(
-            f"issue {issue_id} is {row.state.value} and its lifecycle has ended; "
+            f"issue {issue_id} is {state.value} and its lifecycle has ended; "
             "open a new issue instead"
         ) from None
-    fresh = await issue_repo.get_issue(session, issue_id)
-    await session.rollback()
-    return IssueRead.model_validate(fresh or row), result.comment_id
+    await session.refresh(row)  # the update returned after the projection was written
+    issue = IssueRead.model_validate(row)
+    await session.commit()
+    return issue, result.comment_id

@@ -1,0 +1,130 @@
+"""The whole stack in one test process: real dev server, real worker, real database, the API.
+
+The dev server is shared by the session; each test gets its own task queue, a freshly
+emptied database (SQLite and PostgreSQL) with the demo reference data, a worker and an
+API client (in-process ASGI, the same app `itr api` serves).
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.main import create_app
+from api.state import AppState
+from api.temporal_gateway import TemporalGateway
+from config.settings import Settings
+from db.seed import seed_demo_data
+from db.session import Database
+from tests.support.devserver import dev_server, free_port
+from worker import build_worker
+
+WORKFLOW_IDS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    directory = tmp_path_factory.mktemp("temporal")
+    async with dev_server(directory / "temporal.db", free_port(), directory / "log") as client:
+        yield client
+
+
+@dataclass
+class Stack:
+    """Handles on every running part, so tests can restart or break one of them."""
+
+    settings: Settings
+    db: Database
+    client: Client
+    executor: ThreadPoolExecutor
+    worker: Worker | None = None
+    apps: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def api(self, gateway: TemporalGateway | None = None, db: Database | None = None) -> httpx.AsyncClient:
+        """A new API instance (as after a restart) sharing the database and Temporal."""
+        state = AppState(
+            settings=self.settings,
+            db=db or self.db,
+            temporal=gateway or TemporalGateway(self.settings, self.client),
+        )
+        app = create_app(self.settings, state)
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://itr.test",
+        )
+        self.apps.append(http)
+        return http
+
+    async def start_worker(self) -> None:
+        self.worker = build_worker(
+            self.client, self.settings, self.db, self.executor,
+            task_queue=self.settings.temporal_task_queue,
+        )
+        await self.worker.__aenter__()
+
+    async def stop_worker(self) -> None:
+        if self.worker is not None:
+            await self.worker.__aexit__(None, None, None)
+            self.worker = None
+
+
+@pytest.fixture
+async def stack(database: Database, temporal_client: Client) -> AsyncIterator[Stack]:
+    async with database.transaction() as session:
+        await seed_demo_data(session)
+    settings = Settings(
+        environment="test",
+        database_url=database.url,
+        temporal_address=temporal_client.service_client.config.target_host,
+        temporal_task_queue=f"itr-test-{uuid.uuid4().hex[:8]}",
+        seed_demo_data=False,
+    )
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        running = Stack(settings=settings, db=database, client=temporal_client, executor=executor)
+        await running.start_worker()
+        try:
+            yield running
+        finally:
+            for http in running.apps:
+                await http.aclose()
+            await running.stop_worker()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+CUSTOMER = auth("demo-customer-acme")
+OTHER_CUSTOMER = auth("demo-customer-globex")
+ENGINEER = auth("demo-engineer-alice")
+EXPERT = auth("demo-engineer-frank")
+MANAGER = auth("demo-manager-nina")
+ADMIN = auth("demo-admin")
+INTEGRATION = auth("demo-integration")
+
+NEW_ISSUE = {
+    "title": "Edge router drops packets after upgrade",
+    "description": "Since firmware 5.2 the router drops about 3% of packets under load.",
+    "product_id": "edge-router",
+    "severity": 2,
+    "category": "incident",
+}
+
+
+async def open_issue(
+    api: httpx.AsyncClient, key: str | None = None, headers: dict[str, str] = CUSTOMER, **changes: object
+) -> dict[str, object]:
+    extra = {"Idempotency-Key": key} if key else {}
+    response = await api.post("/issues", json={**NEW_ISSUE, **changes}, headers={**headers, **extra})
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, object] = response.json()
+    WORKFLOW_IDS.append(f"issue-{body['id']}")
+    return body
+
+
