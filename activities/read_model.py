@@ -36,7 +36,7 @@ class ReadModelActivities:
 
     @activity.defn(name="itr.choose_owner")
     async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
-        """Least open issues among the product's engineers at the tier (simple, fair, explainable)."""
+        """Least open issues among the product's engineers at the tier: simple and explainable."""
         async with self._db.transaction() as session:
             owner = await reference_repo.least_loaded_engineer(
                 session, query.product_id, query.tier

@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
+from api.errors import Problem, forbidden
 from domain.enums import ActorKind, Role
 from domain.models import Actor
-
-from api.errors import Problem, forbidden
 
 STAFF = frozenset({Role.ENGINEER, Role.MANAGER, Role.ADMIN})
 CUSTOMER_SIDE = frozenset({Role.CUSTOMER, Role.INTEGRATION})

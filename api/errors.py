@@ -94,8 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": _field_path(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors()
+            {"loc": _field_path(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]
         detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
         return problem_response(request, 422, "Unprocessable Content", detail, errors)
@@ -103,7 +102,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
-            request, exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers
+            request,
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
         )
 
     @app.exception_handler(OperationalError)

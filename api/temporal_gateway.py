@@ -23,8 +23,8 @@ from activities.read_model import workflow_id_for
 from api.errors import Problem, conflict, unavailable
 from config.settings import Settings
 from domain.models import CommandResult, IssueStatus, IssueWorkflowInput
-from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 from worker import connect_temporal
+from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)

@@ -94,9 +94,11 @@ def _waiting_for(status: IssueStatus) -> str:
         case IssueState.RESOLVED | IssueState.AWAITING_CONFIRMATION:
             return "the customer's confirmation"
         case IssueState.CLOSED:
-            return "nothing; the customer may reopen until the window ends" if not (
-                status.archived_at
-            ) else "nothing"
+            return (
+                "nothing; the customer may reopen until the window ends"
+                if not (status.archived_at)
+                else "nothing"
+            )
         case IssueState.CANCELLED:
             return "nothing"
 
@@ -473,7 +475,11 @@ class IssueCase:
         effects = Effects()
         self._comment(effects, now, cmd.actor, cmd.body, cmd.visibility)
         customer = cmd.actor.kind in CUSTOMER_SIDE
-        if not customer and cmd.visibility == Visibility.PUBLIC and self.status.first_response_at is None:
+        if (
+            not customer
+            and cmd.visibility == Visibility.PUBLIC
+            and self.status.first_response_at is None
+        ):
             self._update(first_response_at=now)
             self._meet_clock(SlaClockKind.FIRST_RESPONSE, now)
         self._event(
@@ -513,9 +519,7 @@ class IssueCase:
         self.check_escalate(cmd)
         effects = Effects()
         previous = self.status.state
-        self._update(
-            state=IssueState.ESCALATED, tier=cmd.to_tier, owner=owner, escalated_at=now
-        )
+        self._update(state=IssueState.ESCALATED, tier=cmd.to_tier, owner=owner, escalated_at=now)
         self._event(
             effects,
             EventKind.ESCALATED,
@@ -703,7 +707,11 @@ class IssueCase:
             now,
             Audience(owner=True, reporter=True),
             f"{self.status.issue_id} is closed ({outcome.value})",
-            {"reopen_until": self.status.reopen_until.isoformat() if self.status.reopen_until else None},
+            {
+                "reopen_until": self.status.reopen_until.isoformat()
+                if self.status.reopen_until
+                else None
+            },
         )
 
     def reopen(self, cmd: ReopenCommand, now: datetime) -> Effects:

@@ -6,6 +6,7 @@ next deadline, and carries out the effects through idempotent activities.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -92,10 +93,8 @@ class IssueWorkflow:
             if wakeup is not None:
                 timeout = max((wakeup - workflow.now()).total_seconds(), 0.001)
             self._changed = False
-            try:
+            with contextlib.suppress(TimeoutError):  # the next deadline came first
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-            except TimeoutError:
-                pass
         await self._drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         status = self._case.status

@@ -1,5 +1,7 @@
 """Custom search attributes, so `temporal workflow list --query` finds issues by their state."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from domain.models import IssueStatus
@@ -37,23 +39,16 @@ def dev_server_flags() -> list[str]:
     return flags
 
 
-def updates_for(status: IssueStatus) -> list[SearchAttributeUpdate[object]]:
+def updates_for(status: IssueStatus) -> list[SearchAttributeUpdate[Any]]:
     """The attribute values describing `status` (unset where the value is absent)."""
-    updates: list[SearchAttributeUpdate[object]] = [
-        ITR_STATE.value_set(status.state.value),  # type: ignore[list-item]
-        ITR_SEVERITY.value_set(int(status.severity)),  # type: ignore[list-item]
-        ITR_TIER.value_set(int(status.tier)),  # type: ignore[list-item]
-        ITR_CUSTOMER.value_set(status.organisation_id),  # type: ignore[list-item]
-        ITR_BREACHED.value_set(status.breached),  # type: ignore[list-item]
-    ]
     owner = status.owner.engineer_id if status.owner else None
-    updates.append(
-        ITR_OWNER.value_set(owner) if owner else ITR_OWNER.value_unset()  # type: ignore[arg-type]
-    )
     deadline = status.next_deadline
-    updates.append(
-        ITR_NEXT_DEADLINE.value_set(deadline)  # type: ignore[arg-type]
-        if deadline
-        else ITR_NEXT_DEADLINE.value_unset()
-    )
-    return updates
+    return [
+        ITR_STATE.value_set(status.state.value),
+        ITR_SEVERITY.value_set(int(status.severity)),
+        ITR_TIER.value_set(int(status.tier)),
+        ITR_CUSTOMER.value_set(status.organisation_id),
+        ITR_BREACHED.value_set(status.breached),
+        ITR_OWNER.value_set(owner) if owner else ITR_OWNER.value_unset(),
+        ITR_NEXT_DEADLINE.value_set(deadline) if deadline else ITR_NEXT_DEADLINE.value_unset(),
+    ]

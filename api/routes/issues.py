@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from api.auth import CUSTOMER_SIDE, EVERYONE, STAFF, Principal
-from api.errors import invalid
 from api.deps import IdempotencyKey, PrincipalDep, SessionDep, StateDep, TemporalDep
+from api.errors import invalid
 from api.schemas import (
     AcknowledgeBody,
     AssignBody,

@@ -30,9 +30,7 @@ from domain.enums import IssueState, Role, SlaClockKind, Visibility
 from domain.lifecycle import IssueCase
 from domain.models import CommandResult, IssueIntake, IssueWorkflowInput, OwnerChoice
 
-DISPATCHED = frozenset(
-    s for s in IssueState if s not in (IssueState.NEW, IssueState.ACCEPTED)
-)
+DISPATCHED = frozenset(s for s in IssueState if s not in (IssueState.NEW, IssueState.ACCEPTED))
 
 
 def issue_id_for(scope: str, idempotency_key: str) -> str:
@@ -115,13 +113,13 @@ async def _wait_for_dispatch(session: AsyncSession, row: IssueRow) -> None:
         await session.refresh(row)
 
 
-async def _organisation_for(
-    session: AsyncSession, principal: Principal, body: IssueCreate
-) -> str:
+async def _organisation_for(session: AsyncSession, principal: Principal, body: IssueCreate) -> str:
     if principal.role == Role.CUSTOMER:
         assert principal.organisation_id is not None
         if body.organisation_id not in (None, principal.organisation_id):
-            raise invalid("body.organisation_id", "customers open issues for their own organisation")
+            raise invalid(
+                "body.organisation_id", "customers open issues for their own organisation"
+            )
         return principal.organisation_id
     if body.organisation_id is None:
         raise invalid("body.organisation_id", "required when opening an issue on someone's behalf")

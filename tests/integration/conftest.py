@@ -84,6 +84,7 @@ async def stack(database: Database, temporal_client: Client) -> AsyncIterator[St
         temporal_address=temporal_client.service_client.config.target_host,
         temporal_task_queue=f"itr-test-{uuid.uuid4().hex[:8]}",
         seed_demo_data=False,
+        worker_max_concurrent_activities=8,
     )
     with ThreadPoolExecutor(max_workers=8) as executor:
         running = Stack(settings=settings, db=database, client=temporal_client, executor=executor)

@@ -46,7 +46,9 @@ class FakeIssueActivities:
     @activity.defn(name="itr.lookup_entitlement")
     async def lookup_entitlement(self, query: EntitlementQuery) -> Entitlement:
         return Entitlement(
-            contract_id="c-1", level=ContractLevel.PREMIUM, warranty_status=WarrantyStatus.IN_WARRANTY
+            contract_id="c-1",
+            level=ContractLevel.PREMIUM,
+            warranty_status=WarrantyStatus.IN_WARRANTY,
         )
 
     @activity.defn(name="itr.choose_owner")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -25,6 +26,7 @@ from domain.models import (
     CancelCommand,
     CommentCommand,
     ConfirmClosureCommand,
+    CustomerReplyCommand,
     EscalateCommand,
     IssueIntake,
     IssueOutcome,
@@ -34,11 +36,10 @@ from domain.models import (
     ProposeResolutionCommand,
     ReopenCommand,
     RequestInfoCommand,
-    CustomerReplyCommand,
     SlaTargets,
 )
-from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 from tests.workflows.fakes import FakeIssueActivities
+from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 
 ENGINEER = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice")
 CUSTOMER = Actor(kind=ActorKind.CUSTOMER, id="tok-acme", name="Ann Customer")
@@ -271,7 +272,7 @@ async def test_reopen_inside_the_window_resumes_work_and_outside_it_is_refused(
                 assert reopened.status.reopen_count == 1
         outcome = await finish(time_skipping_env, handle, timedelta(days=15))
         assert outcome.state == IssueState.CLOSED
-        with pytest.raises(Exception):  # the workflow has ended: nothing can reopen it
+        with pytest.raises(RPCError):  # the workflow has ended: nothing can reopen it
             await handle.execute_update(
                 IssueWorkflow.reopen, ReopenCommand(actor=CUSTOMER, reason="Again.")
             )
@@ -293,7 +294,9 @@ async def test_missed_deadlines_are_recorded_once_each_and_notify_the_manager(
         await handle.execute_update(IssueWorkflow.cancel, CancelCommand(actor=MANAGER, reason="x"))
         await handle.result()
     issue_id = handle.id.removeprefix("issue-")
-    breaches = [e for e in fakes.events.values() if e.issue_id == issue_id and e.kind == "sla_breached"]
+    breaches = [
+        e for e in fakes.events.values() if e.issue_id == issue_id and e.kind == "sla_breached"
+    ]
     assert sorted(str(e.data["clock"]) for e in breaches) == ["first_response", "resolution"]
     assert breaches[0].at <= breaches[1].at or breaches[0].data["clock"] == "resolution"
     assert fakes.notification_kinds(issue_id).count("sla_breached") == 2
@@ -314,7 +317,11 @@ async def test_a_command_the_state_forbids_is_rejected_before_it_enters_history(
         assert isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED
         assert "assigned" in str(cause)
         history = await handle.fetch_history()
-        accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+        accepted = [
+            e
+            for e in history.events
+            if e.HasField("workflow_execution_update_accepted_event_attributes")
+        ]
         assert accepted == []
         await handle.execute_update(IssueWorkflow.cancel, CancelCommand(actor=MANAGER, reason="x"))
 
@@ -406,6 +413,7 @@ async def test_histories_recorded_by_this_suite_replay_with_the_current_code(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     assert HISTORIES, "run with the tests above"
+
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for workflow_id, _ in HISTORIES:
             handle = time_skipping_env.client.get_workflow_handle(workflow_id)
