@@ -1,0 +1,246 @@
+"""SLA policies and clocks on business time: pure arithmetic the workflow's timers follow.
+
+A clock counts business time (in its calendar) toward a target. It can be paused (the
+issue waits for the customer) and resumed, and stopped (the promise was met). Paused time
+is accounted, never lost. Each threshold (the warnings, then 100 % = breach) fires once
+per cycle; a new cycle (e.g. after a reopen) starts from zero. Nothing here reads the
+clock: `now` is always an argument, so the workflow can call it deterministically and
+the tests can state exact instants.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.calendar import BusinessCalendar
+from domain.enums import ContractLevel, Severity, Tier
+
+BREACH = 100
+DEFAULT_WARNINGS = (50, 75, 90)
+
+
+class BreachAction(StrEnum):
+    """What happens when a clock breaches (the policy lists any of these)."""
+
+    NOTIFY_OWNER = "notify_owner"
+    NOTIFY_MANAGER = "notify_manager"
+    ESCALATE = "escalate"
+    RAISE_PRIORITY = "raise_priority"
+
+
+class TierBudget(BaseModel):
+    """A tier's share of the resolution target, as a fraction or as a fixed duration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    share: float | None = Field(default=None, gt=0, le=1)
+    duration: timedelta | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.share is None) == (self.duration is None):
+            raise ValueError("give either share or duration")
+        if self.duration is not None and self.duration <= timedelta(0):
+            raise ValueError("duration must be positive")
+        return self
+
+    def of(self, resolution: timedelta) -> timedelta:
+        if self.duration is not None:
+            return self.duration
+        assert self.share is not None
+        return resolution * self.share
+
+
+class SlaPolicy(BaseModel):
+    """Targets for one contract level and severity, the calendar they count in, and reactions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contract_level: ContractLevel
+    severity: Severity
+    first_response: timedelta
+    resolution: timedelta
+    calendar: str = "24x7"
+    tier_budgets: dict[Tier, TierBudget] = Field(default_factory=dict)
+    warnings: tuple[int, ...] = DEFAULT_WARNINGS
+    breach_actions: tuple[BreachAction, ...] = (BreachAction.NOTIFY_MANAGER,)
+    pause_while_waiting_for_rnd: bool = False
+
+    @field_validator("first_response", "resolution")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @field_validator("warnings")
+    @classmethod
+    def _percentages(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 0 < w < BREACH for w in value):
+            raise ValueError("warnings are percentages between 1 and 99")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _budgets_fit(self) -> Self:
+        shares = sum(b.share for b in self.tier_budgets.values() if b.share is not None)
+        if shares > 1 + 1e-9:
+            raise ValueError(f"tier_budgets: shares add up to {shares:.0%}, over 100 %")
+        total = sum((b.of(self.resolution) for b in self.tier_budgets.values()), timedelta())
+        if total > self.resolution:
+            raise ValueError("tier_budgets: budgets add up to more than the resolution target")
+        return self
+
+    def budget_for(self, tier: Tier) -> timedelta | None:
+        """The tier's OLA, or None when the policy gives that tier no budget of its own."""
+        budget = self.tier_budgets.get(tier)
+        return budget.of(self.resolution) if budget else None
+
+
+class SlaClock(BaseModel):
+    """One running, paused or stopped clock; immutable, every change returns a new one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    target: timedelta
+    thresholds: tuple[int, ...] = (*DEFAULT_WARNINGS, BREACH)
+    cycle: int = 1
+    consumed: timedelta = timedelta(0)
+    running_since: datetime | None = None
+    paused_since: datetime | None = None
+    paused_total: timedelta = timedelta(0)
+    stopped_at: datetime | None = None
+    fired: tuple[int, ...] = ()
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        target: timedelta,
+        at: datetime,
+        warnings: tuple[int, ...] = DEFAULT_WARNINGS,
+    ) -> Self:
+        return cls(
+            name=name, target=target, thresholds=(*sorted(set(warnings)), BREACH), running_since=at
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.running_since is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    @property
+    def breached(self) -> bool:
+        return BREACH in self.fired
+
+    def elapsed(self, calendar: BusinessCalendar, now: datetime) -> timedelta:
+        """Business time counted so far (paused and stopped time excluded)."""
+        if self.running_since is None:
+            return self.consumed
+        return self.consumed + calendar.business_time_between(self.running_since, now)
+
+    def remaining(self, calendar: BusinessCalendar, now: datetime) -> timedelta:
+        return max(self.target - self.elapsed(calendar, now), timedelta(0))
+
+    def paused_for(self, now: datetime) -> timedelta:
+        """Wall time spent paused, including a pause still in progress."""
+        current = now - self.paused_since if self.paused_since is not None else timedelta(0)
+        return self.paused_total + current
+
+    def instant_of(self, calendar: BusinessCalendar, percent: int) -> datetime | None:
+        """When `percent` of the target is reached if the clock keeps running (None if not)."""
+        if self.running_since is None:
+            return None
+        needed = (self.target * percent) / 100 - self.consumed
+        if needed <= timedelta(0):
+            return self.running_since
+        return calendar.add_business_time(self.running_since, needed)
+
+    def deadline(self, calendar: BusinessCalendar) -> datetime | None:
+        return self.instant_of(calendar, BREACH)
+
+    def next_checkpoint(self, calendar: BusinessCalendar) -> tuple[datetime, int] | None:
+        """The next threshold still to fire and its instant; the workflow sleeps until it."""
+        for percent in self.thresholds:
+            if percent not in self.fired:
+                at = self.instant_of(calendar, percent)
+                return None if at is None else (at, percent)
+        return None
+
+    def fire_due(self, calendar: BusinessCalendar, now: datetime) -> tuple[Self, list[int]]:
+        """Thresholds reached by `now` that have not fired this cycle, in order; marks them."""
+        due: list[int] = []
+        for percent in self.thresholds:
+            if percent in self.fired:
+                continue
+            at = self.instant_of(calendar, percent)
+            if at is None or at > now:
+                break
+            due.append(percent)
+        if not due:
+            return self, []
+        return self.model_copy(update={"fired": (*self.fired, *due)}), due
+
+    def pause(self, calendar: BusinessCalendar, now: datetime) -> Self:
+        """Stop counting (waiting for the customer); the time so far is kept."""
+        if self.running_since is None:
+            return self
+        return self.model_copy(
+            update={
+                "consumed": self.elapsed(calendar, now),
+                "running_since": None,
+                "paused_since": now,
+            }
+        )
+
+    def resume(self, now: datetime) -> Self:
+        """Count again from `now`; the pause is added to the paused total."""
+        if self.running_since is not None or self.stopped_at is not None:
+            return self
+        paused = now - self.paused_since if self.paused_since is not None else timedelta(0)
+        return self.model_copy(
+            update={
+                "running_since": now,
+                "paused_since": None,
+                "paused_total": self.paused_total + paused,
+            }
+        )
+
+    def stop(self, calendar: BusinessCalendar, now: datetime) -> Self:
+        """The promise was kept (or the clock no longer applies): freeze it."""
+        if self.stopped_at is not None:
+            return self
+        counted = self.pause(calendar, now)
+        return counted.model_copy(
+            update={
+                "stopped_at": now,
+                "paused_since": None,
+                "paused_total": self.paused_for(now),
+            }
+        )
+
+    def reopen(self, now: datetime) -> Self:
+        """Continue a stopped clock (a rejected resolution): same cycle, nothing fires twice."""
+        if self.stopped_at is None:
+            return self
+        return self.model_copy(update={"stopped_at": None, "running_since": now})
+
+    def new_cycle(self, now: datetime, target: timedelta | None = None) -> Self:
+        """Start over from zero (a reopened issue): every threshold may fire again once."""
+        return self.model_copy(
+            update={
+                "cycle": self.cycle + 1,
+                "target": target or self.target,
+                "consumed": timedelta(0),
+                "running_since": now,
+                "paused_since": None,
+                "paused_total": timedelta(0),
+                "stopped_at": None,
+                "fired": (),
+            }
+        )
