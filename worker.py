@@ -20,8 +20,10 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
+from activities.tracker import TrackerActivities
 from config.settings import Settings, get_settings
 from db.session import Database
+from integrations.jira import JiraTracker, load_jira_config
 from integrations.notify.fanout import FanoutNotifier
 from integrations.notify.log import LogNotifier
 from integrations.notify.port import Notifier
@@ -69,12 +71,20 @@ def build_activities(settings: Settings, db: Database) -> Sequence[Any]:
     """Every activity the issue workflow calls, bound to its adapters."""
     read_model = ReadModelActivities(db)
     notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
-    return [
+    activities: list[Any] = [
         read_model.record,
         read_model.lookup_entitlement,
         read_model.choose_owner,
+        read_model.product_info,
         notifications.notify,
     ]
+    if settings.tracker_config is not None:
+        config = load_jira_config(settings.tracker_config)
+        tracker = TrackerActivities(
+            JiraTracker(config), settings.public_base_url, config.browse_url
+        )
+        activities.extend([tracker.create_defect, tracker.link_defect])
+    return activities
 
 
 def build_worker(

@@ -5,7 +5,15 @@ from temporalio import activity
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
 from db.session import Database
-from domain.models import Entitlement, EntitlementQuery, OwnerAnswer, OwnerQuery, RecordBatch
+from domain.models import (
+    Entitlement,
+    EntitlementQuery,
+    OwnerAnswer,
+    OwnerQuery,
+    ProductInfo,
+    ProductQuery,
+    RecordBatch,
+)
 
 
 def workflow_id_for(issue_id: str) -> str:
@@ -42,3 +50,14 @@ class ReadModelActivities:
                 session, query.product_id, query.tier
             )
         return OwnerAnswer(owner=owner)
+
+    @activity.defn(name="itr.product_info")
+    async def product_info(self, query: ProductQuery) -> ProductInfo:
+        """The product's name and current version, for the defect report R&D receives."""
+        async with self._db.transaction() as session:
+            product = await reference_repo.get_product(session, query.product_id)
+        if product is None:
+            return ProductInfo(product_id=query.product_id)
+        return ProductInfo(
+            product_id=product.id, name=product.name, current_version=product.current_version
+        )

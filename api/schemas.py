@@ -1,7 +1,7 @@
 """The API's request and response models (one family per resource), separate from the domain."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -28,6 +28,11 @@ Slug = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"
     ),
+]
+
+DefectKey = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,17}$"),
 ]
 
 
@@ -100,6 +105,8 @@ class IssueRead(BaseModel):
     resolution_summary: str | None
     satisfaction: int | None
     reopen_count: int
+    defect_key: str | None = None
+    tracker_sync_error: str | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -158,6 +165,13 @@ class EscalateBody(Request):
     to_tier: Annotated[Tier, Field(description="2 = domain experts, 3 = R&D")]
     reason: Body
     engineer_id: Slug | None = Field(default=None, description="Omit to dispatch automatically")
+    defect_key: DefectKey | None = Field(
+        default=None, description="Tier 3 only: link this existing defect instead of creating one"
+    )
+
+
+class LinkDefectBody(Request):
+    defect_key: DefectKey = Field(description="An existing defect, e.g. PROJ-12")
 
 
 class RequestInfoBody(Request):
@@ -276,3 +290,14 @@ class TokenCreated(BaseModel):
     name: str
     role: Role
     token: str = Field(description="Shown once; only its hash is stored")
+
+
+# --- tracker ----------------------------------------------------------------------------
+
+
+class TrackerWebhookResult(BaseModel):
+    """What became of one tracker delivery (Jira only looks at the status code)."""
+
+    outcome: Literal["signalled", "duplicate", "ignored"]
+    defect_key: str | None = None
+    issue_ids: list[str] = Field(default_factory=list)

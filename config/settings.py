@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     auto_close_after: timedelta = timedelta(days=7)
     reopen_window: timedelta = timedelta(days=14)
 
+    tracker_config: Path | None = Field(
+        default=None, description="YAML JiraConfig; unset means no defect tracker sync"
+    )
+
     notify_webhook_url: str | None = None
     notify_webhook_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
 
@@ -80,6 +84,7 @@ class Settings(BaseSettings):
             confirmation_reminder_after=self.confirmation_reminder_after,
             auto_close_after=self.auto_close_after,
             reopen_window=self.reopen_window,
+            tracker_enabled=self.tracker_config is not None,
         )
 
 

@@ -270,6 +270,8 @@ class IssueRow(Base):
     resolution_summary: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
     satisfaction: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
     reopen_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    defect_key: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    tracker_sync_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
     revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
@@ -337,3 +339,13 @@ class NotificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+
+
+class TrackerDeliveryRow(Base):
+    """A tracker webhook delivery already handled; its dedupe key makes redelivery a no-op."""
+
+    __tablename__ = "tracker_deliveries"
+
+    dedupe_key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    defect_key: Mapped[str] = mapped_column(sa.String(ID))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

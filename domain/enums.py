@@ -131,3 +131,17 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     SLA_BREACHED = "sla_breached"
     ARCHIVED = "archived"
+    DEFECT_LINKED = "defect_linked"
+    TRACKER_SYNC_FAILED = "tracker_sync_failed"
+    DEFECT_FIXED = "defect_fixed"
+    DEFECT_WONT_FIX = "defect_wont_fix"
+    DEFECT_REOPENED = "defect_reopened"
+    DEFECT_UPDATE_IGNORED = "defect_update_ignored"
+
+
+class DefectOutcome(StrEnum):
+    """What R&D decided about a linked defect, as far as the waiting issues are concerned."""
+
+    FIXED = "fixed"
+    WONT_FIX = "wont_fix"
+    REOPENED = "reopened"

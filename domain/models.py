@@ -11,6 +11,7 @@ from domain.enums import (
     Channel,
     ClosureOutcome,
     ContractLevel,
+    DefectOutcome,
     EventKind,
     IssueState,
     ServiceMode,
@@ -24,6 +25,7 @@ from domain.enums import (
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+DefectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,17}$")]
 
 
 class Contract(BaseModel):
@@ -74,6 +76,7 @@ class LifecycleConfig(Contract):
     auto_close_after: timedelta = timedelta(days=7)
     reopen_window: timedelta = timedelta(days=14)
     max_events_per_run: int = 2_000
+    tracker_enabled: bool = False
 
 
 class Entitlement(Contract):
@@ -141,6 +144,9 @@ class IssueStatus(Contract):
     resolution_summary: str | None = None
     satisfaction: int | None = None
     reopen_count: int = 0
+    defect_key: str | None = None
+    defect_url: str | None = None
+    tracker_sync_error: str | None = None
     revision: int = 0
 
     def clock(self, kind: SlaClockKind) -> SlaClock | None:
@@ -241,6 +247,23 @@ class EscalateCommand(Command):
     to_tier: Tier
     reason: Text
     engineer: OwnerChoice | None = None
+    defect_key: DefectKey | None = None
+
+
+class LinkDefectCommand(Command):
+    """Link the issue to an existing defect instead of creating one (many issues, one defect)."""
+
+    defect_key: DefectKey
+
+
+class DefectChange(Contract):
+    """A tracker change for the defect an issue waits on (sent as a Signal, never refused)."""
+
+    defect_key: DefectKey
+    outcome: DefectOutcome
+    dedupe_key: str
+    fix_versions: tuple[str, ...] = ()
+    reason: str | None = None
 
 
 class RequestInfoCommand(Command):
@@ -308,3 +331,40 @@ class OwnerQuery(Contract):
 
 class OwnerAnswer(Contract):
     owner: OwnerChoice | None = None
+
+
+class ProductQuery(Contract):
+    product_id: str
+
+
+class ProductInfo(Contract):
+    """Reference data a defect report needs; version is the product's current release."""
+
+    product_id: str
+    name: str | None = None
+    current_version: str | None = None
+
+
+class CreateDefectInput(Contract):
+    """Context R&D needs, without customer personal data (no reporter, no organisation)."""
+
+    issue_id: str
+    product_id: str
+    product_version: str = ""
+    title: str
+    description_excerpt: str
+    severity: Severity
+
+
+class LinkDefectInput(Contract):
+    issue_id: str
+    defect_key: DefectKey
+    title: str
+
+
+class DefectLink(Contract):
+    """The defect an issue is linked to; created is False when it already existed."""
+
+    key: str
+    url: str
+    created: bool = False

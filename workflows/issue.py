@@ -17,24 +17,32 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ReadModelActivities
-    from domain.enums import EventKind, Tier
+    from activities.tracker import TrackerActivities
+    from domain.enums import DefectOutcome, EventKind, Tier
     from domain.lifecycle import CommandRejected, Effects, IssueCase
     from domain.models import (
+        SYSTEM_ACTOR,
         AcknowledgeCommand,
         AssignCommand,
         CancelCommand,
         CommandResult,
         CommentCommand,
         ConfirmClosureCommand,
+        CreateDefectInput,
         CustomerReplyCommand,
+        DefectChange,
+        DefectLink,
         EntitlementQuery,
         EscalateCommand,
         IssueOutcome,
         IssueStatus,
         IssueWorkflowInput,
+        LinkDefectCommand,
+        LinkDefectInput,
         Notification,
         OwnerChoice,
         OwnerQuery,
+        ProductQuery,
         ProposeResolutionCommand,
         RecordBatch,
         ReopenCommand,
@@ -45,6 +53,16 @@ with workflow.unsafe.imports_passed_through():
 COMMAND_REJECTED = "CommandRejected"
 READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+# Starts at a few seconds: Jira's search index lags, and the retry finds a created defect by label.
+TRACKER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=3), maximum_interval=timedelta(minutes=10)
+)
+TRACKER_CREATE_WINDOW = timedelta(hours=24)
+# A link is part of an engineer's command: a few quick tries, then the command is refused.
+TRACKER_LINK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=4), maximum_attempts=3
+)
+DESCRIPTION_EXCERPT_CHARS = 2_000
 
 
 def rejected(reason: str) -> ApplicationError:
@@ -65,6 +83,8 @@ class IssueWorkflow:
         self._lock = asyncio.Lock()
         self._changed = False
         self._notifications: list[asyncio.Task[None]] = []
+        self._tracker_tasks: list[asyncio.Task[None]] = []
+        self._defect_pending = False
         self._search_attributes: str | None = None
 
     @workflow.run
@@ -138,12 +158,53 @@ class IssueWorkflow:
     async def escalate(self, cmd: EscalateCommand) -> CommandResult:
         async with self._lock:
             self._check(lambda: self._case.check_escalate(cmd), in_handler=True)
+            link = None
+            if cmd.defect_key is not None:  # linked before anything changes: refusal is clean
+                link = await self._link_in_tracker(cmd.defect_key)
             owner = cmd.engineer or await self._choose_owner(cmd.to_tier)
-            return await self._execute(lambda now: self._case.escalate(cmd, now, owner))
+            result = await self._execute(lambda now: self._case.escalate(cmd, now, owner))
+            if link is not None:
+                await self._apply(self._case.link_defect(link, workflow.now(), cmd.actor))
+                result = result.model_copy(update={"status": self._case.status})
+            elif self._case.wants_defect() and not self._defect_pending:
+                self._start_defect_creation()
+            return result
 
     @escalate.validator
     def _validate_escalate(self, cmd: EscalateCommand) -> None:
         self._check(lambda: self._case.check_escalate(cmd))
+
+    @workflow.update
+    async def link_defect(self, cmd: LinkDefectCommand) -> CommandResult:
+        async with self._lock:
+            self._check_link_defect(cmd)
+            link = await self._link_in_tracker(cmd.defect_key)
+            return await self._execute(lambda now: self._case.link_defect(link, now, cmd.actor))
+
+    @link_defect.validator
+    def _validate_link_defect(self, cmd: LinkDefectCommand) -> None:
+        self._check_link_defect(cmd)
+
+    def _check_link_defect(self, cmd: LinkDefectCommand) -> None:
+        if self._defect_pending:
+            raise rejected("a defect is being created for this issue; wait for it")
+        self._check(lambda: self._case.check_link_defect(cmd))
+
+    # --- signals -------------------------------------------------------------------------
+
+    @workflow.signal
+    async def defect_changed(self, change: DefectChange) -> None:
+        """A Signal, not an Update: the tracker cannot be refused, and a change that no longer
+        fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
+        async with self._lock:
+            owner = None
+            if self._case.defect_change_applies(change):
+                if change.outcome == DefectOutcome.WONT_FIX:
+                    owner = await self._choose_owner(Tier.EXPERT)
+                elif change.outcome == DefectOutcome.REOPENED:
+                    owner = await self._choose_owner(Tier.RND)
+            await self._apply(self._case.defect_changed(change, workflow.now(), owner))
+            self._changed = True
 
     @workflow.update
     async def request_info(self, cmd: RequestInfoCommand) -> CommandResult:
@@ -240,6 +301,61 @@ class IssueWorkflow:
         else:
             await self._apply(self._case.assign_initial(owner, workflow.now()))
 
+    async def _link_in_tracker(self, defect_key: str) -> DefectLink:
+        """Check the named defect exists and link back to us; any failure refuses the command."""
+        try:
+            return await workflow.execute_activity_method(
+                TrackerActivities.link_defect,
+                LinkDefectInput(
+                    issue_id=self._case.status.issue_id,
+                    defect_key=defect_key,
+                    title=self._case.status.title,
+                ),
+                start_to_close_timeout=timedelta(seconds=20),
+                retry_policy=TRACKER_LINK_RETRY,
+            )
+        except ActivityError as exc:
+            raise rejected(f"cannot link {defect_key}: {_cause(exc)}") from None
+
+    def _start_defect_creation(self) -> None:
+        """Create the defect in the background: Jira may take minutes, commands must not wait."""
+        self._defect_pending = True
+        self._tracker_tasks.append(asyncio.create_task(self._create_defect()))
+
+    async def _create_defect(self) -> None:
+        status, intake = self._case.status, self._input.intake
+        try:
+            product = await workflow.execute_activity_method(
+                ReadModelActivities.product_info,
+                ProductQuery(product_id=status.product_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+            link = await workflow.execute_activity_method(
+                TrackerActivities.create_defect,
+                CreateDefectInput(
+                    issue_id=status.issue_id,
+                    product_id=status.product_id,
+                    product_version=product.current_version or "",
+                    title=status.title,
+                    description_excerpt=intake.description[:DESCRIPTION_EXCERPT_CHARS],
+                    severity=status.severity,
+                ),
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=TRACKER_CREATE_WINDOW,
+                retry_policy=TRACKER_RETRY,
+            )
+        except ActivityError as exc:
+            async with self._lock:
+                self._defect_pending = False
+                await self._apply(self._case.tracker_sync_failed(_cause(exc), workflow.now()))
+                self._changed = True
+            return
+        async with self._lock:
+            self._defect_pending = False
+            await self._apply(self._case.link_defect(link, workflow.now(), SYSTEM_ACTOR))
+            self._changed = True
+
     async def _choose_owner(self, tier: Tier) -> OwnerChoice | None:
         answer = await workflow.execute_activity_method(
             ReadModelActivities.choose_owner,
@@ -287,9 +403,10 @@ class IssueWorkflow:
             )
 
     async def _drain(self) -> None:
-        """Wait for notifications in flight: a finished or continued run would abandon them."""
-        while self._notifications:
-            pending, self._notifications = self._notifications, []
+        """Wait for work in flight: a finished or continued run would abandon it."""
+        while self._notifications or self._tracker_tasks:
+            pending = self._notifications + self._tracker_tasks
+            self._notifications, self._tracker_tasks = [], []
             await asyncio.gather(*pending)
 
     def _upsert_search_attributes(self) -> None:
@@ -303,3 +420,12 @@ class IssueWorkflow:
         """Keep each run's history small: continue as new when Temporal suggests or we decide."""
         too_many = self._case.seq - self._run_start_seq >= self._input.config.max_events_per_run
         return too_many or workflow.info().is_continue_as_new_suggested()
+
+
+def _cause(error: ActivityError) -> str:
+    """The tracker's own message rather than Temporal's wrapper."""
+    cause = error.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    message = getattr(cause, "message", None) or str(cause or error)
+    return str(message)[:500]

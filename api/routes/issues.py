@@ -19,6 +19,7 @@ from api.schemas import (
     IssueDetail,
     IssuePage,
     IssueRead,
+    LinkDefectBody,
     ReopenBody,
     ReplyBody,
     RequestInfoBody,
@@ -35,6 +36,7 @@ from domain.models import (
     ConfirmClosureCommand,
     CustomerReplyCommand,
     EscalateCommand,
+    LinkDefectCommand,
     ProposeResolutionCommand,
     ReopenCommand,
     RequestInfoCommand,
@@ -121,8 +123,15 @@ async def _command(
     idempotency_key: str | None,
 ) -> CommandResponse:
     row = await service.visible_issue(session, principal, issue_id)
+    # Temporal dedupes updates by id alone: scope the key to the caller and the command, so
+    # a key reused by someone else or on another command is not mistaken for a retry.
+    update_id = (
+        None
+        if idempotency_key is None
+        else f"{principal.token_id}/{update.__name__}/{idempotency_key}"
+    )
     issue, comment_id = await service.run_command(
-        session, temporal, row, update, command, idempotency_key
+        session, temporal, row, update, command, update_id
     )
     return CommandResponse(issue=issue, comment_id=comment_id)
 
@@ -194,10 +203,31 @@ async def escalate(
     if body.engineer_id is not None:
         engineer = await service.engineer_choice(session, body.engineer_id, "body.engineer_id")
     command = EscalateCommand(
-        actor=principal.actor, to_tier=body.to_tier, reason=body.reason, engineer=engineer
+        actor=principal.actor,
+        to_tier=body.to_tier,
+        reason=body.reason,
+        engineer=engineer,
+        defect_key=body.defect_key,
     )
     return await _command(
         principal, session, temporal, issue_id, IssueWorkflow.escalate, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/defect", response_model=CommandResponse)
+async def link_defect(
+    issue_id: str,
+    body: LinkDefectBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Link an issue waiting on R&D to an existing defect (many issues may share one)."""
+    principal.require(STAFF, "link defects")
+    command = LinkDefectCommand(actor=principal.actor, defect_key=body.defect_key)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.link_defect, command, idempotency_key
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.read_model import workflow_id_for
-from api.auth import Principal
+from api.auth import STAFF, Principal
 from api.errors import conflict, invalid, not_found
 from api.schemas import (
     CommentRead,
@@ -138,7 +138,7 @@ async def visible_issue(session: AsyncSession, principal: Principal, issue_id: s
 
 async def issue_detail(session: AsyncSession, principal: Principal, issue_id: str) -> IssueDetail:
     row = await visible_issue(session, principal, issue_id)
-    internal = principal.role not in (Role.CUSTOMER,)
+    internal = principal.role in STAFF  # internal notes are for staff only
     events = await issue_repo.timeline(session, issue_id, include_internal=internal)
     comments = await issue_repo.list_comments(session, issue_id, include_internal=internal)
     deadlines = []

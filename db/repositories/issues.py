@@ -93,6 +93,8 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "resolution_summary": status.resolution_summary,
         "satisfaction": status.satisfaction,
         "reopen_count": status.reopen_count,
+        "defect_key": status.defect_key,
+        "tracker_sync_error": status.tracker_sync_error,
         "revision": status.revision,
     }
 

@@ -107,6 +107,9 @@ def parse_webhook(
     )
     resolution_raw = fields.get("resolution")
     resolution = str(resolution_raw["name"]) if isinstance(resolution_raw, Mapping) else None
+    fix_versions = tuple(
+        str(v["name"]) for v in fields.get("fixVersions") or () if isinstance(v, Mapping)
+    )
 
     changelog = payload.get("changelog")
     changes: tuple[FieldChange, ...] = ()
@@ -140,6 +143,7 @@ def parse_webhook(
         status_category=category,
         meaning=config.meaning_of(status, category, resolution) if status is not None else None,
         resolution=resolution,
+        fix_versions=fix_versions,
         comment=comment,
         own_echo=own_echo,
     )

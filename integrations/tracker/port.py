@@ -156,6 +156,7 @@ class TrackerEvent(TrackerModel):
     status_category: str | None = None
     meaning: DefectMeaning | None = None
     resolution: str | None = None
+    fix_versions: tuple[str, ...] = ()
     comment: TrackerComment | None = None
     own_echo: bool = False
 

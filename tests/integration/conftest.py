@@ -5,11 +5,13 @@ emptied database (SQLite and PostgreSQL) with the demo reference data, a worker 
 API client (in-process ASGI, the same app `itr api` serves).
 """
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from tests.support.devserver import dev_server, free_port
 from worker import build_worker
 
 WORKFLOW_IDS: list[str] = []
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +49,9 @@ class Stack:
     worker: Worker | None = None
     apps: list[httpx.AsyncClient] = field(default_factory=list)
 
-    def api(self, gateway: TemporalGateway | None = None, db: Database | None = None) -> httpx.AsyncClient:
+    def api(
+        self, gateway: TemporalGateway | None = None, db: Database | None = None
+    ) -> httpx.AsyncClient:
         """A new API instance (as after a restart) sharing the database and Temporal."""
         state = AppState(
             settings=self.settings,
@@ -63,7 +68,10 @@ class Stack:
 
     async def start_worker(self) -> None:
         self.worker = build_worker(
-            self.client, self.settings, self.db, self.executor,
+            self.client,
+            self.settings,
+            self.db,
+            self.executor,
             task_queue=self.settings.temporal_task_queue,
         )
         await self.worker.__aenter__()
@@ -119,13 +127,80 @@ NEW_ISSUE = {
 
 
 async def open_issue(
-    api: httpx.AsyncClient, key: str | None = None, headers: dict[str, str] = CUSTOMER, **changes: object
+    api: httpx.AsyncClient,
+    key: str | None = None,
+    headers: dict[str, str] = CUSTOMER,
+    **changes: object,
 ) -> dict[str, object]:
     extra = {"Idempotency-Key": key} if key else {}
-    response = await api.post("/issues", json={**NEW_ISSUE, **changes}, headers={**headers, **extra})
+    response = await api.post(
+        "/issues", json={**NEW_ISSUE, **changes}, headers={**headers, **extra}
+    )
     assert response.status_code in (200, 201), response.text
     body: dict[str, object] = response.json()
     WORKFLOW_IDS.append(f"issue-{body['id']}")
     return body
 
 
+# --- helpers for the authorisation, failure and restart tests -----------------------------
+
+
+def stack_settings(database: Database, client: Client, **changes: Any) -> Settings:
+    """Settings for a stack on `database` and the dev server, on a fresh task queue."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database.url,
+        "temporal_address": client.service_client.config.target_host,
+        "temporal_task_queue": f"itr-test-{uuid.uuid4().hex[:8]}",
+        "seed_demo_data": False,
+        "worker_max_concurrent_activities": 8,
+        **changes,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_stack(database: Database, client: Client, **changes: Any) -> AsyncIterator[Stack]:
+    """What the `stack` fixture builds, for any fixture scope and with Settings `changes`.
+
+    The caller empties the database first if it needs to (the `database` fixture does).
+    """
+    async with database.transaction() as session:
+        await seed_demo_data(session)
+    settings = stack_settings(database, client, **changes)
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        running = Stack(settings=settings, db=database, client=client, executor=executor)
+        await running.start_worker()
+        try:
+            yield running
+        finally:
+            for http in running.apps:
+                await http.aclose()
+            await running.stop_worker()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, within: float = 15.0, every: float = 0.1
+) -> T:
+    """Poll `probe` until it returns something other than None; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await probe()
+        if found is not None:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def issue_detail(api: httpx.AsyncClient, issue_id: object) -> dict[str, Any]:
+    """The staff view of an issue (all timeline entries and comments)."""
+    response = await api.get(f"/issues/{issue_id}", headers=MANAGER)
+    assert response.status_code == 200, response.text
+    detail: dict[str, Any] = response.json()
+    return detail
+
+
+def unique(prefix: str) -> str:
+    """A key or id no other run on the shared dev server (or database) has used."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"

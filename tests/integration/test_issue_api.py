@@ -93,14 +93,16 @@ async def test_a_retried_create_returns_the_same_issue_and_starts_one_workflow(
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first["id"]
-    runs = [
-        w
-        async for w in stack.client.list_workflows(f"WorkflowId = 'issue-{first['id']}'")
-    ]
+    runs = [w async for w in stack.client.list_workflows(f"WorkflowId = 'issue-{first['id']}'")]
     assert len(runs) == 1
     reused = await api.post(
         "/issues",
-        json={"title": "Something else", "description": "x", "product_id": "edge-router", "severity": 3},
+        json={
+            "title": "Something else",
+            "description": "x",
+            "product_id": "edge-router",
+            "severity": 3,
+        },
         headers={**CUSTOMER, "Idempotency-Key": key},
     )
     assert reused.status_code == 409
@@ -141,7 +143,13 @@ async def test_invalid_bodies_are_422_with_field_paths(stack: Stack) -> None:
     assert unknown.json()["errors"][0]["loc"] == "body.product_id"
     typo = await api.post(
         "/issues",
-        json={"title": "Typo", "description": "x", "product_id": "edge-router", "severity": 2, "sevrity": 1},
+        json={
+            "title": "Typo",
+            "description": "x",
+            "product_id": "edge-router",
+            "severity": 2,
+            "sevrity": 1,
+        },
         headers=CUSTOMER,
     )
     assert typo.status_code == 422
@@ -174,27 +182,38 @@ async def test_escalation_waiting_and_rejection_through_the_api(stack: Stack) ->
     body = escalated.json()["issue"]
     assert body["state"] == "escalated" and body["tier"] == 2 and body["owner_id"]
     asked = await api.post(
-        f"/issues/{issue_id}/request-info", json={"question": "Which QoS profile?"}, headers=ENGINEER
+        f"/issues/{issue_id}/request-info",
+        json={"question": "Which QoS profile?"},
+        headers=ENGINEER,
     )
     assert asked.json()["issue"]["state"] == "waiting_customer"
     replied = await api.post(f"/issues/{issue_id}/reply", json={"body": "gold"}, headers=CUSTOMER)
     assert replied.json()["issue"]["state"] == "escalated"
-    await api.post(f"/issues/{issue_id}/resolution", json={"summary": "Use silver"}, headers=ENGINEER)
+    await api.post(
+        f"/issues/{issue_id}/resolution", json={"summary": "Use silver"}, headers=ENGINEER
+    )
     rejected = await api.post(
         f"/issues/{issue_id}/confirmation",
         json={"accept": False, "comment": "Silver is not allowed here."},
         headers=CUSTOMER,
     )
     assert rejected.json()["issue"]["state"] == "in_progress"
-    listing = (await api.get("/issues", params={"state": "in_progress", "tier": 2}, headers=MANAGER)).json()
+    listing = (
+        await api.get("/issues", params={"state": "in_progress", "tier": 2}, headers=MANAGER)
+    ).json()
     assert [i["id"] for i in listing["items"]] == [issue_id]
     cancelled = await api.post(
-        f"/issues/{issue_id}/cancel", json={"reason": "Customer replaced the device"}, headers=CUSTOMER
+        f"/issues/{issue_id}/cancel",
+        json={"reason": "Customer replaced the device"},
+        headers=CUSTOMER,
     )
     assert cancelled.json()["issue"]["state"] == "cancelled"
-    after = await api.post(f"/issues/{issue_id}/comments", json={"body": "hello?"}, headers=CUSTOMER)
+    after = await api.post(
+        f"/issues/{issue_id}/comments", json={"body": "hello?"}, headers=CUSTOMER
+    )
     assert after.status_code == 409
     kinds = Counter(
-        e["kind"] for e in (await api.get(f"/issues/{issue_id}", headers=MANAGER)).json()["timeline"]
+        e["kind"]
+        for e in (await api.get(f"/issues/{issue_id}", headers=MANAGER)).json()["timeline"]
     )
     assert kinds["escalated"] == 1 and kinds["cancelled"] == 1

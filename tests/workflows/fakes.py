@@ -1,6 +1,7 @@
 """Honest in-memory fakes of the issue activities, registered under the real names."""
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from temporalio import activity
 
@@ -12,8 +13,19 @@ from domain.models import (
     OwnerAnswer,
     OwnerChoice,
     OwnerQuery,
+    ProductInfo,
+    ProductQuery,
     RecordBatch,
     TimelineEvent,
+)
+from integrations.tracker import (
+    DefectDraft,
+    DefectMeaning,
+    DefectNotFoundError,
+    DefectRef,
+    DefectSnapshot,
+    TrackerPermanentError,
+    TrackerTransientError,
 )
 
 ENGINEERS = {
@@ -55,13 +67,23 @@ class FakeIssueActivities:
     async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
         return OwnerAnswer(owner=ENGINEERS[query.tier] if self._owners else None)
 
+    @activity.defn(name="itr.product_info")
+    async def product_info(self, query: ProductQuery) -> ProductInfo:
+        return ProductInfo(product_id=query.product_id, name="Edge Router", current_version="4.2.1")
+
     @activity.defn(name="itr.notify")
     async def notify(self, notification: Notification) -> None:
         self.notify_calls[notification.notification_id] += 1
         self.notifications[notification.notification_id] = notification
 
     def all(self) -> list[object]:
-        return [self.record, self.lookup_entitlement, self.choose_owner, self.notify]
+        return [
+            self.record,
+            self.lookup_entitlement,
+            self.choose_owner,
+            self.product_info,
+            self.notify,
+        ]
 
     def kinds(self, issue_id: str) -> list[str]:
         return [
@@ -72,3 +94,59 @@ class FakeIssueActivities:
 
     def notification_kinds(self, issue_id: str) -> list[str]:
         return [n.kind for n in self.notifications.values() if n.issue_id == issue_id]
+
+
+class FakeDefectTracker:
+    """An in-memory DefectTracker for the real TrackerActivities (so error mapping is real)."""
+
+    def __init__(
+        self,
+        *,
+        lose_create_responses: int = 0,
+        permanent_error: str | None = None,
+        existing: tuple[str, ...] = (),
+    ) -> None:
+        self.by_dedupe_key: dict[str, DefectRef] = {}
+        self.drafts: list[DefectDraft] = []
+        self.create_calls = 0
+        self.links: list[tuple[str, str]] = []
+        self.keys: set[str] = set(existing)
+        self._lose = lose_create_responses
+        self._permanent = permanent_error
+
+    def create_defect(self, draft: DefectDraft) -> DefectRef:
+        self.create_calls += 1
+        if self._permanent is not None:
+            raise TrackerPermanentError(self._permanent, status_code=400)
+        ref = self.by_dedupe_key.get(draft.dedupe_key)
+        if ref is None:
+            key = f"RND-{len(self.keys) + 1}"
+            self.keys.add(key)
+            self.drafts.append(draft)
+            ref = DefectRef(key=key, id=key, url=browse_url(key), created=True)
+            self.by_dedupe_key[draft.dedupe_key] = ref
+        else:
+            ref = ref.model_copy(update={"created": False})
+        if self._lose > 0:  # Jira created it, then the response was lost
+            self._lose -= 1
+            raise TrackerTransientError("connection lost after Jira accepted", retry_after=1)
+        return ref
+
+    def get_defect(self, key: str, comments_since: object = None) -> DefectSnapshot:
+        if key not in self.keys:
+            raise DefectNotFoundError(f"{key} does not exist", status_code=404)
+        return DefectSnapshot(
+            key=key,
+            id=key,
+            status="Open",
+            status_category="new",
+            meaning=DefectMeaning.OPEN,
+            updated=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+
+    def link_issue(self, key: str, issue_id: str, url: str, title: str) -> None:
+        self.links.append((key, issue_id))
+
+
+def browse_url(key: str) -> str:
+    return f"https://jira.example/browse/{key}"

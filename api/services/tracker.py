@@ -1,0 +1,89 @@
+"""Tracker webhooks: verify, dedupe, and tell every linked issue what R&D decided."""
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Problem, not_found, unavailable
+from api.schemas import TrackerWebhookResult
+from api.temporal_gateway import TemporalGateway
+from config.settings import Settings
+from db.repositories import defects as defect_repo
+from domain.enums import DefectOutcome
+from domain.models import DefectChange
+from integrations.jira import JiraConfig, WebhookRejectedError, load_jira_config, read_webhook
+from integrations.tracker import DefectMeaning, TrackerEvent, TrackerEventKind
+from workflows.issue import IssueWorkflow
+
+SIGNAL_TIMEOUT = timedelta(seconds=5)
+OUTCOMES = {
+    DefectMeaning.FIXED: DefectOutcome.FIXED,
+    DefectMeaning.WONT_FIX: DefectOutcome.WONT_FIX,
+    DefectMeaning.REOPENED: DefectOutcome.REOPENED,
+}
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> JiraConfig:
+    return load_jira_config(path)
+
+
+def jira_config(settings: Settings) -> JiraConfig:
+    """The Jira configuration the worker uses too (read once per path)."""
+    if settings.tracker_config is None:
+        raise not_found("the Jira integration (ITR_TRACKER_CONFIG is not set)")
+    return _load(settings.tracker_config)
+
+
+def change_for(event: TrackerEvent) -> DefectChange | None:
+    """The change linked issues must hear about; None for echoes and status-less noise."""
+    if event.own_echo or event.kind is not TrackerEventKind.DEFECT_UPDATED:
+        return None
+    outcome = OUTCOMES.get(event.meaning) if event.meaning is not None else None
+    if outcome is None or not event.status_changed:
+        return None
+    return DefectChange(
+        defect_key=event.defect_key,
+        outcome=outcome,
+        dedupe_key=event.dedupe_key,
+        fix_versions=event.fix_versions,
+        reason=event.resolution,
+    )
+
+
+async def handle_jira_webhook(
+    session: AsyncSession,
+    temporal: TemporalGateway,
+    settings: Settings,
+    body: bytes,
+    headers: dict[str, str],
+) -> TrackerWebhookResult:
+    """Remember the delivery and signal before committing: a failure leaves Jira to redeliver."""
+    try:
+        event = read_webhook(body, headers, jira_config(settings))
+    except WebhookRejectedError as exc:
+        raise Problem(exc.status_code, "Webhook Rejected", str(exc)) from None
+    change = change_for(event) if event is not None else None
+    if change is None:
+        return TrackerWebhookResult(
+            outcome="ignored", defect_key=event.defect_key if event else None
+        )
+    if not await defect_repo.remember_delivery(session, change.dedupe_key, change.defect_key):
+        await session.rollback()
+        return TrackerWebhookResult(outcome="duplicate", defect_key=change.defect_key)
+    issue_ids = await defect_repo.linked_issue_ids(session, change.defect_key)
+    for issue_id in issue_ids:
+        handle = await temporal.handle(issue_id)
+        try:
+            await handle.signal(IssueWorkflow.defect_changed, change, rpc_timeout=SIGNAL_TIMEOUT)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue  # the issue's lifecycle has ended: nothing waits on the defect
+            raise unavailable(f"Temporal is unreachable: {exc.message}") from exc
+    await session.commit()
+    return TrackerWebhookResult(
+        outcome="signalled", defect_key=change.defect_key, issue_ids=issue_ids
+    )

@@ -1,0 +1,235 @@
+"""Tracker sync in the time-skipping server: the real TrackerActivities on a fake tracker."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.tracker import TrackerActivities
+from domain.enums import DefectOutcome, IssueState, Tier
+from domain.models import (
+    AcknowledgeCommand,
+    CancelCommand,
+    DefectChange,
+    EscalateCommand,
+    IssueStatus,
+    LinkDefectCommand,
+)
+from tests.workflows.fakes import FakeDefectTracker, FakeIssueActivities, browse_url
+from tests.workflows.test_issue_workflow import CONFIG, ENGINEER, start, wait_for
+from workflows.issue import COMMAND_REJECTED, IssueWorkflow
+
+TRACKED = CONFIG.model_copy(update={"tracker_enabled": True})
+
+
+@asynccontextmanager
+async def running(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    fakes: FakeIssueActivities,
+    tracker: FakeDefectTracker,
+) -> AsyncIterator[list[WorkflowHandle[IssueWorkflow, object]]]:
+    """A worker with the tracker activities; every issue is cancelled and finished after."""
+    activities = TrackerActivities(tracker, "https://itr.example", browse_url)  # type: ignore[arg-type]
+    handles: list[WorkflowHandle[IssueWorkflow, object]] = []
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[IssueWorkflow],
+            activities=[*fakes.all(), activities.create_defect, activities.link_defect],
+            activity_executor=executor,
+        ):
+            try:
+                yield handles
+            finally:
+                for handle in handles:
+                    status = await handle.query(IssueWorkflow.status)
+                    if status.state not in (IssueState.CLOSED, IssueState.CANCELLED):
+                        await handle.execute_update(
+                            IssueWorkflow.cancel, CancelCommand(actor=ENGINEER, reason="test over")
+                        )
+                    await asyncio.wait_for(handle.result(), timeout=30)
+
+
+async def escalated_to_rnd(
+    env: WorkflowEnvironment, task_queue: str, handles: list[WorkflowHandle[IssueWorkflow, object]]
+) -> WorkflowHandle[IssueWorkflow, object]:
+    handle = await start(env, task_queue, TRACKED)
+    handles.append(handle)
+    await wait_for(handle, IssueState.ASSIGNED)
+    await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
+    result = await handle.execute_update(
+        IssueWorkflow.escalate,
+        EscalateCommand(actor=ENGINEER, to_tier=Tier.RND, reason="Firmware bug"),
+    )
+    assert result.status.state == IssueState.ESCALATED
+    return handle
+
+
+async def settled(
+    env: WorkflowEnvironment, handle: WorkflowHandle[IssueWorkflow, object]
+) -> IssueStatus:
+    """Skip time (tracker retries wait seconds) until the defect is linked or failed."""
+    for _ in range(40):
+        status = await handle.query(IssueWorkflow.status)
+        if status.defect_key or status.tracker_sync_error:
+            return status
+        await env.sleep(timedelta(seconds=2))
+    raise AssertionError(f"tracker sync never settled: {status}")
+
+
+async def test_escalation_to_rnd_creates_one_defect_even_when_the_response_was_lost(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes, tracker = FakeIssueActivities(), FakeDefectTracker(lose_create_responses=1)
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        status = await settled(time_skipping_env, handle)
+
+    assert status.defect_key == "RND-1" and status.tracker_sync_error is None
+    assert status.defect_url == browse_url("RND-1")
+    assert tracker.create_calls == 2 and len(tracker.drafts) == 1
+    draft = tracker.drafts[0]
+    assert draft.product_version == "4.2.1" and draft.product == "edge-router"
+    assert draft.issue_url == f"https://itr.example/issues/{status.issue_id}"
+    assert "drops 3% of packets" in draft.actual_behaviour
+    assert "Ann" not in draft.model_dump_json()  # no customer personal data
+    assert fakes.kinds(status.issue_id).count("defect_linked") == 1
+
+
+async def test_fixed_defect_returns_to_tier1_owner_and_asks_the_customer_to_confirm(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes, tracker = FakeIssueActivities(), FakeDefectTracker()
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        key = (await settled(time_skipping_env, handle)).defect_key
+        assert key is not None
+        fixed = DefectChange(
+            defect_key=key, outcome=DefectOutcome.FIXED, dedupe_key="d-1", fix_versions=("4.3.0",)
+        )
+        await handle.signal(IssueWorkflow.defect_changed, fixed)
+        status = await wait_for(handle, IssueState.AWAITING_CONFIRMATION)
+        # A redelivered or late change no longer fits: recorded, ignored, workflow unharmed.
+        await handle.signal(IssueWorkflow.defect_changed, fixed)
+        await handle.signal(
+            IssueWorkflow.defect_changed,
+            fixed.model_copy(update={"outcome": DefectOutcome.WONT_FIX, "dedupe_key": "d-2"}),
+        )
+        for _ in range(100):
+            if fakes.kinds(status.issue_id).count("defect_update_ignored") == 2:
+                break
+            await asyncio.sleep(0.05)
+        after = await handle.query(IssueWorkflow.status)
+
+    assert status.tier == Tier.FRONTLINE
+    assert status.owner is not None and status.owner.engineer_id == "alice"
+    assert status.resolution_summary is not None and "4.3.0" in status.resolution_summary
+    assert after.state == IssueState.AWAITING_CONFIRMATION
+    kinds = fakes.kinds(status.issue_id)
+    fixed_at = kinds.index("defect_fixed")
+    assert kinds[fixed_at : fixed_at + 3] == [
+        "defect_fixed",
+        "resolution_proposed",
+        "confirmation_requested",
+    ]
+    assert kinds.count("defect_update_ignored") == 2
+    assert "confirmation_requested" in fakes.notification_kinds(status.issue_id)
+
+
+async def test_wont_fix_sends_the_issue_to_tier2_and_a_reopen_brings_it_back_to_rnd(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes, tracker = FakeIssueActivities(), FakeDefectTracker()
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        key = (await settled(time_skipping_env, handle)).defect_key
+        assert key is not None
+        await handle.signal(
+            IssueWorkflow.defect_changed,
+            DefectChange(
+                defect_key=key, outcome=DefectOutcome.WONT_FIX, dedupe_key="d", reason="Won't Fix"
+            ),
+        )
+        for _ in range(100):
+            status = await handle.query(IssueWorkflow.status)
+            if status.tier == Tier.EXPERT:
+                break
+            await asyncio.sleep(0.05)
+
+        await handle.signal(
+            IssueWorkflow.defect_changed,
+            DefectChange(defect_key=key, outcome=DefectOutcome.REOPENED, dedupe_key="r"),
+        )
+        for _ in range(100):
+            waiting = await handle.query(IssueWorkflow.status)
+            if waiting.tier == Tier.RND:
+                break
+            await asyncio.sleep(0.05)
+
+    assert status.state == IssueState.ESCALATED and status.tier == Tier.EXPERT
+    assert status.owner is not None and status.owner.engineer_id == "bob"
+    assert waiting.state == IssueState.ESCALATED and waiting.tier == Tier.RND
+    assert waiting.owner is not None and waiting.owner.engineer_id == "rita"
+    kinds = fakes.kinds(status.issue_id)
+    assert kinds.index("defect_wont_fix") < kinds.index("defect_reopened")
+
+
+async def test_permanent_tracker_error_is_visible_and_the_issue_stays_escalated(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = FakeIssueActivities()
+    tracker = FakeDefectTracker(permanent_error="no Jira project for product", existing=("RND-7",))
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        failed = await settled(time_skipping_env, handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                IssueWorkflow.link_defect, LinkDefectCommand(actor=ENGINEER, defect_key="RND-99")
+            )
+        linked = await handle.execute_update(
+            IssueWorkflow.link_defect, LinkDefectCommand(actor=ENGINEER, defect_key="RND-7")
+        )
+
+    assert tracker.create_calls == 1  # non-retryable: no retry storm
+    assert failed.state == IssueState.ESCALATED and failed.tier == Tier.RND
+    assert failed.tracker_sync_error is not None and "no Jira project" in failed.tracker_sync_error
+    assert "tracker_sync_failed" in fakes.kinds(failed.issue_id)
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED
+    assert "RND-99 does not exist" in cause.message
+    assert linked.status.defect_key == "RND-7" and linked.status.tracker_sync_error is None
+    assert ("RND-7", failed.issue_id) in tracker.links
+
+
+async def test_linking_is_refused_without_a_tracker_or_below_tier3(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes, tracker = FakeIssueActivities(), FakeDefectTracker(existing=("RND-1",))
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        untracked = await start(time_skipping_env, task_queue)
+        handles.append(untracked)
+        await wait_for(untracked, IssueState.ASSIGNED)
+        tracked = await start(time_skipping_env, task_queue, TRACKED)
+        handles.append(tracked)
+        await wait_for(tracked, IssueState.ASSIGNED)
+        reasons = []
+        for handle in (untracked, tracked):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    IssueWorkflow.link_defect, LinkDefectCommand(actor=ENGINEER, defect_key="RND-1")
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            reasons.append(refused.value.cause.message)
+
+    assert "no defect tracker" in reasons[0]
+    assert "escalated to tier 3" in reasons[1]
+    assert tracker.links == []
