@@ -7,7 +7,7 @@ next deadline, and carries out the effects through idempotent activities.
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -81,6 +81,7 @@ class IssueWorkflow:
             self._case = IssueCase.open(input.intake, input.config)
         self._run_start_seq = self._case.seq
         self._lock = asyncio.Lock()
+        self._registered = input.carried is not None
         self._changed = False
         self._notifications: list[asyncio.Task[None]] = []
         self._tracker_tasks: list[asyncio.Task[None]] = []
@@ -92,6 +93,7 @@ class IssueWorkflow:
         if input.carried is None:
             async with self._lock:
                 await self._intake()
+            self._registered = True
         while not self._case.finished:
             async with self._lock:
                 await self._apply(self._case.on_time(workflow.now()))
@@ -156,7 +158,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def escalate(self, cmd: EscalateCommand) -> CommandResult:
-        async with self._lock:
+        async with self._turn():
             self._check(lambda: self._case.check_escalate(cmd), in_handler=True)
             link = None
             if cmd.defect_key is not None:  # linked before anything changes: refusal is clean
@@ -176,7 +178,7 @@ class IssueWorkflow:
 
     @workflow.update
     async def link_defect(self, cmd: LinkDefectCommand) -> CommandResult:
-        async with self._lock:
+        async with self._turn():
             self._check_link_defect(cmd)
             link = await self._link_in_tracker(cmd.defect_key)
             return await self._execute(lambda now: self._case.link_defect(link, now, cmd.actor))
@@ -196,7 +198,7 @@ class IssueWorkflow:
     async def defect_changed(self, change: DefectChange) -> None:
         """A Signal, not an Update: the tracker cannot be refused, and a change that no longer
         fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
-        async with self._lock:
+        async with self._turn():
             owner = None
             if self._case.defect_change_applies(change):
                 if change.outcome == DefectOutcome.WONT_FIX:
@@ -263,8 +265,16 @@ class IssueWorkflow:
         except CommandRejected as exc:
             raise rejected(str(exc)) from None
 
-    async def _command(self, step: Callable[..., Effects]) -> CommandResult:
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """A handler's turn: after intake (an update can arrive in the very first workflow
+        task, before `run` took the lock) and holding the lock."""
+        await workflow.wait_condition(lambda: self._registered)
         async with self._lock:
+            yield
+
+    async def _command(self, step: Callable[..., Effects]) -> CommandResult:
+        async with self._turn():
             return await self._execute(step)
 
     async def _execute(self, step: Callable[..., Effects]) -> CommandResult:

@@ -409,6 +409,27 @@ async def test_a_failing_read_model_write_is_retried_and_written_once(
     assert fakes.record_calls >= 6
 
 
+async def test_a_command_sent_before_intake_waits_for_registration(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = FakeIssueActivities()
+    handle = await start(time_skipping_env, task_queue)  # no worker yet: nothing has run
+    early = asyncio.create_task(
+        handle.execute_update(
+            IssueWorkflow.comment, CommentCommand(actor=CUSTOMER, body="More details")
+        )
+    )
+    await asyncio.sleep(0.2)  # the update now waits with the workflow's first task
+    async with running(time_skipping_env, task_queue, fakes):
+        result = await early
+        assert result.comment_id is not None
+        await handle.execute_update(IssueWorkflow.cancel, CancelCommand(actor=MANAGER, reason="x"))
+        await handle.result()
+    kinds = fakes.kinds(handle.id.removeprefix("issue-"))
+    assert kinds[:3] == ["created", "accepted", "assigned"]
+    assert kinds.index("commented") > kinds.index("created")
+
+
 async def test_histories_recorded_by_this_suite_replay_with_the_current_code(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
