@@ -12,7 +12,16 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
@@ -21,14 +30,17 @@ from temporalio.worker import Worker
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.tracker import TrackerActivities
+from activities.tracker_poll import TrackerPollActivities
 from config.settings import Settings, get_settings
 from db.session import Database
+from domain.models import TrackerPollRequest
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.notify.fanout import FanoutNotifier
 from integrations.notify.log import LogNotifier
 from integrations.notify.port import Notifier
 from integrations.notify.webhook import WebhookNotifier
 from workflows.issue import IssueWorkflow
+from workflows.tracker_poll import TrackerPollWorkflow
 
 log = structlog.get_logger("itr.worker")
 
@@ -67,8 +79,8 @@ def build_notifier(settings: Settings) -> Notifier:
     return FanoutNotifier(notifiers)
 
 
-def build_activities(settings: Settings, db: Database) -> Sequence[Any]:
-    """Every activity the issue workflow calls, bound to its adapters."""
+def build_activities(settings: Settings, db: Database, client: Client) -> Sequence[Any]:
+    """Every activity the workflows call, bound to their adapters."""
     read_model = ReadModelActivities(db)
     notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
     activities: list[Any] = [
@@ -80,10 +92,12 @@ def build_activities(settings: Settings, db: Database) -> Sequence[Any]:
     ]
     if settings.tracker_config is not None:
         config = load_jira_config(settings.tracker_config)
-        tracker = TrackerActivities(
-            JiraTracker(config), settings.public_base_url, config.browse_url
+        jira = JiraTracker(config)
+        tracker = TrackerActivities(jira, settings.public_base_url, config.browse_url)
+        poll = TrackerPollActivities(db, jira, client)
+        activities.extend(
+            [tracker.create_defect, tracker.link_defect, tracker.mirror_comment, poll.poll]
         )
-        activities.extend([tracker.create_defect, tracker.link_defect])
     return activities
 
 
@@ -98,12 +112,41 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IssueWorkflow],
-        activities=build_activities(settings, db),
+        workflows=[IssueWorkflow, TrackerPollWorkflow],
+        activities=build_activities(settings, db, client),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
+
+
+def poll_schedule_id(settings: Settings) -> str:
+    """Fixed per deployment (its task queue), so every worker agrees on the one schedule."""
+    return f"itr-tracker-poll-{settings.temporal_task_queue}"
+
+
+async def ensure_poll_schedule(client: Client, settings: Settings) -> bool:
+    """Create the tracker poll schedule unless it exists; every worker calls this at start,
+    so a lost webhook is caught within one poll interval. True when this call created it."""
+    if settings.tracker_config is None:
+        return False
+    config = load_jira_config(settings.tracker_config)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            TrackerPollWorkflow.run,
+            TrackerPollRequest(),
+            id=f"{poll_schedule_id(settings)}-run",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=config.poll_interval)]),
+        # One poll at a time; a tick while one runs is dropped (the next covers its window).
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(poll_schedule_id(settings), schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
@@ -125,6 +168,8 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
     client = await connect_temporal(settings, metrics_runtime(settings))
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(client, settings, db, executor)
+        if await ensure_poll_schedule(client, settings):
+            log.info("tracker poll schedule created", schedule_id=poll_schedule_id(settings))
         log.info("worker started", task_queue=settings.temporal_task_queue)
         async with worker:
             await stop.wait()

@@ -7,7 +7,7 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.models import CreateDefectInput, DefectLink, LinkDefectInput
+from domain.models import CreateDefectInput, DefectLink, LinkDefectInput, MirrorCommentInput
 from integrations.tracker import (
     DefectDraft,
     DefectTracker,
@@ -74,3 +74,10 @@ class TrackerActivities:
             return DefectLink(key=snapshot.key, url=self._defect_url(snapshot.key), created=False)
 
         return tracker_call(link)
+
+    @activity.defn(name="itr.tracker.mirror_comment")
+    def mirror_comment(self, request: MirrorCommentInput) -> None:
+        """Post once per marker (the adapter finds an earlier attempt); the marker also lets
+        the webhook and the poll recognise the echo. Only the author label is sent: no emails."""
+        body = f"{request.author} on {self.issue_url(request.issue_id)}:\n\n{request.body}"
+        tracker_call(lambda: self._tracker.add_comment(request.defect_key, body, request.marker))

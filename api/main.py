@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
 
 from api.errors import install_error_handlers
-from api.routes import health, issues, reference, tracker
+from api.routes import health, issues, reference, sla, tracker
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings, get_settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(health.router)
     app.include_router(issues.router)
     app.include_router(reference.router)
+    app.include_router(sla.router)
     app.include_router(tracker.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -301,3 +301,15 @@ class TrackerWebhookResult(BaseModel):
     outcome: Literal["signalled", "duplicate", "ignored"]
     defect_key: str | None = None
     issue_ids: list[str] = Field(default_factory=list)
+
+
+class TrackerSyncErrorOut(BaseModel):
+    """An issue whose R&D defect could not be created, with the tracker's last refusal."""
+
+    issue_id: str
+    title: str
+    state: IssueState
+    tier: Tier
+    owner_name: str | None = None
+    tracker_sync_error: str
+    updated_at: datetime

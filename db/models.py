@@ -349,3 +349,34 @@ class TrackerDeliveryRow(Base):
     dedupe_key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     defect_key: Mapped[str] = mapped_column(sa.String(ID))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- SLA policies as data -------------------------------------------------------------------
+
+
+class BusinessCalendarRow(Base):
+    """A named business calendar; `definition` is the validated `BusinessCalendar` dump.
+
+    Stored as one JSON document rather than interval rows because the calendar is only
+    ever read whole (to be snapshotted into a workflow) and validated whole by the domain.
+    """
+
+    __tablename__ = "business_calendars"
+
+    name: Mapped[str] = mapped_column(sa.String(NAME), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SlaPolicyRow(Base):
+    """The `SlaPolicy` for one contract level and severity; `version` counts its edits."""
+
+    __tablename__ = "sla_policies"
+
+    contract_level: Mapped[ContractLevel] = mapped_column(
+        StrEnumType(ContractLevel, 16), primary_key=True
+    )
+    severity: Mapped[Severity] = mapped_column(IntEnumType(Severity), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+    version: Mapped[int] = mapped_column(sa.Integer(), default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OrganisationRow
 from db.repositories import reference
+from db.repositories.sla import load_sla_policies
 from domain.enums import ContractLevel, Role, Tier
 
 
@@ -94,6 +95,11 @@ def load_demo_seed(path: Path | None = None) -> DemoSeed:
     return DemoSeed.model_validate(yaml.safe_load(text))
 
 
+def sla_policies_path() -> Path:
+    """The config/sla_policies.yaml shipped with the package, as a file path."""
+    return Path(str(resources.files("config").joinpath("sla_policies.yaml")))
+
+
 def demo_tokens(seed: DemoSeed | None = None) -> list[tuple[str, str, str]]:
     """(token, role, who) of every demo token, without touching the database."""
     seed = seed or load_demo_seed()
@@ -107,8 +113,10 @@ async def seed_demo_data(
 
     Contract dates are offsets from `today`, so the demo never depends on a calendar date.
     The caller commits. Run it from one process: a concurrent seeder fails on the primary
-    keys instead of duplicating anything.
+    keys instead of duplicating anything. SLA calendars and policies missing from the
+    database are added on every call, so a database seeded before they existed gets them.
     """
+    await load_sla_policies(session, sla_policies_path())
     if await session.scalar(sa.select(sa.exists().select_from(OrganisationRow))):
         return []
     seed = seed or load_demo_seed()

@@ -133,6 +133,7 @@ class EventKind(StrEnum):
     ARCHIVED = "archived"
     DEFECT_LINKED = "defect_linked"
     TRACKER_SYNC_FAILED = "tracker_sync_failed"
+    TRACKER_SYNC_RETRIED = "tracker_sync_retried"
     DEFECT_FIXED = "defect_fixed"
     DEFECT_WONT_FIX = "defect_wont_fix"
     DEFECT_REOPENED = "defect_reopened"

@@ -44,6 +44,7 @@ from domain.models import (
     ProposeResolutionCommand,
     ReopenCommand,
     RequestInfoCommand,
+    RetryTrackerSyncCommand,
     SlaClock,
     TimelineEvent,
 )
@@ -65,6 +66,15 @@ CUSTOMER_SIDE = frozenset({ActorKind.CUSTOMER, ActorKind.INTEGRATION})
 DEFECT_REOPEN_STATES = frozenset(
     {IssueState.IN_PROGRESS, IssueState.ESCALATED, IssueState.AWAITING_CONFIRMATION}
 )
+
+
+def defect_outcome_applies(state: IssueState, tier: Tier, outcome: DefectOutcome) -> bool:
+    """Whether an issue in this state and tier waits for this tracker outcome; shared by the
+    workflow and the tracker poll (which reads the read model, so it can skip stale changes)."""
+    waiting = state == IssueState.ESCALATED and tier == Tier.RND
+    if outcome == DefectOutcome.REOPENED:
+        return state in DEFECT_REOPEN_STATES and not waiting
+    return waiting
 
 
 class CommandRejected(Exception):
@@ -629,15 +639,40 @@ class IssueCase:
         )
         return effects
 
+    def check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
+        self._require_tracker()
+        if self.status.defect_key is not None:
+            raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
+        if self.status.tracker_sync_error is None:
+            raise CommandRejected("the defect tracker sync has not failed for this issue")
+        if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
+            raise CommandRejected(
+                "only an issue waiting on R&D needs its defect; "
+                f"this one is {self.status.state.value} at tier {int(self.status.tier)}"
+            )
+
+    def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand, now: datetime) -> Effects:
+        """Clear the error and record who retried; the workflow then creates the defect again."""
+        self.check_retry_tracker_sync(cmd)
+        effects = Effects()
+        previous = self.status.tracker_sync_error
+        self._update(tracker_sync_error=None)
+        self._event(
+            effects,
+            EventKind.TRACKER_SYNC_RETRIED,
+            now,
+            cmd.actor,
+            visibility=Visibility.INTERNAL,
+            summary=f"defect creation retried after: {previous}",
+        )
+        return effects
+
     def defect_change_applies(self, change: DefectChange) -> bool:
         """Whether the issue is still in a state this tracker change is meant for."""
         s = self.status
         if s.defect_key != change.defect_key:
             return False
-        waiting = s.state == IssueState.ESCALATED and s.tier == Tier.RND
-        if change.outcome == DefectOutcome.REOPENED:
-            return s.state in DEFECT_REOPEN_STATES and not waiting
-        return waiting
+        return defect_outcome_applies(s.state, s.tier, change.outcome)
 
     def defect_changed(
         self, change: DefectChange, now: datetime, owner: OwnerChoice | None

@@ -250,6 +250,10 @@ class EscalateCommand(Command):
     defect_key: DefectKey | None = None
 
 
+class RetryTrackerSyncCommand(Command):
+    """Create the defect again after a permanent tracker error was fixed (config, project)."""
+
+
 class LinkDefectCommand(Command):
     """Link the issue to an existing defect instead of creating one (many issues, one defect)."""
 
@@ -264,6 +268,27 @@ class DefectChange(Contract):
     dedupe_key: str
     fix_versions: tuple[str, ...] = ()
     reason: str | None = None
+
+
+class TrackerPollRequest(Contract):
+    """The schedule's fixed argument: how far back the very first poll looks (no watermark yet)."""
+
+    initial_lookback: timedelta = timedelta(hours=24)
+
+
+class TrackerPollInput(Contract):
+    """One poll: defects updated at or after since (the last successful poll's watermark)."""
+
+    since: datetime
+
+
+class TrackerPollResult(Contract):
+    """A poll's outcome; watermark is where the next poll starts (the run's completion result)."""
+
+    since: datetime
+    watermark: datetime
+    defects_updated: int = 0
+    signalled: tuple[str, ...] = ()
 
 
 class RequestInfoCommand(Command):
@@ -354,6 +379,16 @@ class CreateDefectInput(Contract):
     title: str
     description_excerpt: str
     severity: Severity
+
+
+class MirrorCommentInput(Contract):
+    """A comment to mirror on the defect; marker makes a retried post land only once."""
+
+    defect_key: DefectKey
+    issue_id: str
+    marker: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    author: ShortText
+    body: str
 
 
 class LinkDefectInput(Contract):

@@ -244,3 +244,56 @@ class SlaClock(BaseModel):
                 "fired": (),
             }
         )
+
+
+class SeverityTargets(BaseModel):
+    """A contract's own targets for one severity; a missing target keeps the policy's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first_response: timedelta | None = None
+    resolution: timedelta | None = None
+
+    @field_validator("first_response", "resolution")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+
+class SlaOverrides(BaseModel):
+    """The shape of `contracts.sla_overrides`: a partial policy, targets per severity.
+
+    Contracts negotiate faster (or slower) targets, never a different calendar or tier
+    split, so only the two targets can be overridden; anything else is refused rather
+    than silently ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    targets: dict[Severity, SeverityTargets] = Field(default_factory=dict)
+
+    def apply(self, policy: SlaPolicy) -> SlaPolicy:
+        """The policy with this contract's targets; re-validated, so budgets must still fit."""
+        own = self.targets.get(policy.severity)
+        if own is None:
+            return policy
+        changes = own.model_dump(exclude_none=True)
+        if not changes:
+            return policy
+        return SlaPolicy.model_validate({**policy.model_dump(), **changes})
+
+
+class ResolvedPolicy(BaseModel):
+    """What an issue is promised: the policy after contract overrides, with its calendar.
+
+    Snapshotted at intake so later edits of the policy tables never move a running clock;
+    `version` says which edit of the policy it was taken from.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: SlaPolicy
+    calendar: BusinessCalendar
+    version: int

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
-    from domain.enums import DefectOutcome, EventKind, Tier
+    from domain.enums import ActorKind, DefectOutcome, EventKind, Tier, Visibility
     from domain.lifecycle import CommandRejected, Effects, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         IssueWorkflowInput,
         LinkDefectCommand,
         LinkDefectInput,
+        MirrorCommentInput,
         Notification,
         OwnerChoice,
         OwnerQuery,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         RecordBatch,
         ReopenCommand,
         RequestInfoCommand,
+        RetryTrackerSyncCommand,
     )
     from workflows.search_attributes import updates_for
 
@@ -63,6 +65,11 @@ TRACKER_LINK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=4), maximum_attempts=3
 )
 DESCRIPTION_EXCERPT_CHARS = 2_000
+MIRROR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
+)
+# Histories recorded before mirroring existed must replay without the new activities.
+MIRROR_PATCH = "mirror-to-tracker"
 
 
 def rejected(reason: str) -> ApplicationError:
@@ -191,6 +198,25 @@ class IssueWorkflow:
         if self._defect_pending:
             raise rejected("a defect is being created for this issue; wait for it")
         self._check(lambda: self._case.check_link_defect(cmd))
+
+    @workflow.update
+    async def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> CommandResult:
+        """Re-run defect creation once an admin fixed what made the tracker refuse for good."""
+        async with self._turn():
+            self._check_retry_tracker_sync(cmd)
+            result = await self._execute(lambda now: self._case.retry_tracker_sync(cmd, now))
+            if self._case.wants_defect() and not self._defect_pending:
+                self._start_defect_creation()
+            return result
+
+    @retry_tracker_sync.validator
+    def _validate_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
+        self._check_retry_tracker_sync(cmd)
+
+    def _check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
+        if self._defect_pending:
+            raise rejected("a defect is being created for this issue; wait for it")
+        self._check(lambda: self._case.check_retry_tracker_sync(cmd))
 
     # --- signals -------------------------------------------------------------------------
 
@@ -395,8 +421,63 @@ class IssueWorkflow:
                 retry_policy=READ_MODEL_RETRY,
             )
         self._upsert_search_attributes()
+        self._mirror_to_tracker(effects)
         for notification in effects.notifications:
             self._notifications.append(asyncio.create_task(self._notify(notification)))
+
+    def _mirror_to_tracker(self, effects: Effects) -> None:
+        """Tell R&D on the linked defect what the customer sees: public comments and the
+        closure. Internal comments never leave ITR; customers appear only as "Customer"."""
+        status = self._case.status
+        if status.defect_key is None or not self._input.config.tracker_enabled:
+            return
+        mirrors: list[MirrorCommentInput] = []
+        comment = effects.comment
+        # ITR's own comments (e.g. "R&D fixed the defect") came from the tracker: no echo back.
+        if (
+            comment is not None
+            and comment.author.kind != ActorKind.SYSTEM
+            and comment.visibility == Visibility.PUBLIC
+        ):
+            author = (
+                "Customer" if comment.author.kind == ActorKind.CUSTOMER else comment.author.name
+            )
+            mirrors.append(
+                MirrorCommentInput(
+                    defect_key=status.defect_key,
+                    issue_id=status.issue_id,
+                    marker=f"comment:{comment.comment_id}",
+                    author=author,
+                    body=comment.body,
+                )
+            )
+        for event in effects.events:
+            if event.kind == EventKind.CLOSED:
+                outcome = status.closure_outcome.value if status.closure_outcome else "closed"
+                mirrors.append(
+                    MirrorCommentInput(
+                        defect_key=status.defect_key,
+                        issue_id=status.issue_id,
+                        marker=f"closed:{event.event_id}",
+                        author="ITR",
+                        body=f"The customer issue is closed (outcome: {outcome}).",
+                    )
+                )
+        if mirrors and workflow.patched(MIRROR_PATCH):
+            for mirror in mirrors:
+                self._tracker_tasks.append(asyncio.create_task(self._mirror(mirror)))
+
+    async def _mirror(self, mirror: MirrorCommentInput) -> None:
+        try:
+            await workflow.execute_activity_method(
+                TrackerActivities.mirror_comment,
+                mirror,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=TRACKER_CREATE_WINDOW,
+                retry_policy=MIRROR_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("mirroring %s abandoned: %s", mirror.marker, _cause(exc))
 
     async def _notify(self, notification: Notification) -> None:
         try:

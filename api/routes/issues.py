@@ -40,6 +40,7 @@ from domain.models import (
     ProposeResolutionCommand,
     ReopenCommand,
     RequestInfoCommand,
+    RetryTrackerSyncCommand,
 )
 from workflows.issue import IssueWorkflow
 
@@ -228,6 +229,28 @@ async def link_defect(
     command = LinkDefectCommand(actor=principal.actor, defect_key=body.defect_key)
     return await _command(
         principal, session, temporal, issue_id, IssueWorkflow.link_defect, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/tracker-retry", response_model=CommandResponse)
+async def retry_tracker_sync(
+    issue_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Create the R&D defect again after a permanent tracker error was fixed (409 otherwise)."""
+    principal.require(MANAGERS, "retry the tracker sync")
+    command = RetryTrackerSyncCommand(actor=principal.actor)
+    return await _command(
+        principal,
+        session,
+        temporal,
+        issue_id,
+        IssueWorkflow.retry_tracker_sync,
+        command,
+        idempotency_key,
     )
 
 

@@ -2,11 +2,14 @@
 
 from fastapi import APIRouter, Request, status
 
-from api.deps import SessionDep, StateDep, TemporalDep
-from api.schemas import TrackerWebhookResult
+from api.deps import PrincipalDep, SessionDep, StateDep, TemporalDep
+from api.schemas import TrackerSyncErrorOut, TrackerWebhookResult
 from api.services import tracker as service
+from db.repositories import defects as defect_repo
+from domain.enums import Role
 
 router = APIRouter(prefix="/tracker", tags=["tracker"])
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 
 
 @router.post(
@@ -20,3 +23,22 @@ async def jira_webhook(
     return await service.handle_jira_webhook(
         session, temporal, state.settings, body, dict(request.headers)
     )
+
+
+@router.get("/sync-errors", response_model=list[TrackerSyncErrorOut])
+async def sync_errors(principal: PrincipalDep, session: SessionDep) -> list[TrackerSyncErrorOut]:
+    """Issues waiting on R&D without a defect because the tracker refused; fix, then retry
+    each with POST /issues/{id}/tracker-retry."""
+    principal.require(MANAGERS, "see tracker sync errors")
+    return [
+        TrackerSyncErrorOut(
+            issue_id=row.id,
+            title=row.title,
+            state=row.state,
+            tier=row.tier,
+            owner_name=row.owner_name,
+            tracker_sync_error=row.tracker_sync_error or "",
+            updated_at=row.updated_at,
+        )
+        for row in await defect_repo.issues_with_sync_errors(session)
+    ]

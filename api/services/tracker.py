@@ -7,23 +7,18 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.tracker_poll import OUTCOMES
 from api.errors import Problem, not_found, unavailable
 from api.schemas import TrackerWebhookResult
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db.repositories import defects as defect_repo
-from domain.enums import DefectOutcome
 from domain.models import DefectChange
 from integrations.jira import JiraConfig, WebhookRejectedError, load_jira_config, read_webhook
-from integrations.tracker import DefectMeaning, TrackerEvent, TrackerEventKind
+from integrations.tracker import TrackerEvent, TrackerEventKind
 from workflows.issue import IssueWorkflow
 
 SIGNAL_TIMEOUT = timedelta(seconds=5)
-OUTCOMES = {
-    DefectMeaning.FIXED: DefectOutcome.FIXED,
-    DefectMeaning.WONT_FIX: DefectOutcome.WONT_FIX,
-    DefectMeaning.REOPENED: DefectOutcome.REOPENED,
-}
 
 
 @lru_cache(maxsize=8)

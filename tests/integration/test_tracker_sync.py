@@ -10,13 +10,17 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle
 
 from config.settings import Settings
 from db.seed import seed_demo_data
 from db.session import Database
+from domain.models import TrackerPollRequest, TrackerPollResult
+from integrations.jira import JiraTracker, load_jira_config
 from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
 from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue
+from worker import ensure_poll_schedule, poll_schedule_id
+from workflows.tracker_poll import TrackerPollWorkflow
 
 SECRET = "jira-webhook-secret"
 WEBHOOK = "/tracker/jira/webhook"
@@ -66,11 +70,14 @@ async def tracked_stack(
     with ThreadPoolExecutor(max_workers=8) as executor:
         running = Stack(settings=settings, db=database, client=temporal_client, executor=executor)
         await running.start_worker()
+        assert await ensure_poll_schedule(temporal_client, settings)
+        assert not await ensure_poll_schedule(temporal_client, settings), "idempotent"
         try:
             yield running
         finally:
             for http in running.apps:
                 await http.aclose()
+            await temporal_client.get_schedule_handle(poll_schedule_id(settings)).delete()
             await running.stop_worker()
 
 
@@ -164,3 +171,173 @@ async def test_webhook_is_404_without_a_tracker(stack: Stack) -> None:
     api = stack.api()
     response = await api.post(WEBHOOK, content=b"{}", headers={"X-Hub-Signature": "sha256=00"})
     assert response.status_code == 404
+
+
+async def test_a_lost_webhook_is_caught_by_the_scheduled_poll_and_our_own_echo_does_not_loop(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    settings = tracked_stack.settings
+    created = await open_issue(api, key=f"poll-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+
+    # Our own change (a comment carrying our marker) updates the defect: no signal comes of it.
+    assert settings.tracker_config is not None
+    ours = JiraTracker(load_jira_config(settings.tracker_config))
+    ours.add_comment(key, "Customer confirmed the workaround", f"comment:{uuid.uuid4().hex}")
+    ours.close()
+    before = await issue(api, created["id"])
+    echo: TrackerPollResult = await tracked_stack.client.execute_workflow(
+        TrackerPollWorkflow.run,
+        TrackerPollRequest(),
+        id=f"poll-echo-{uuid.uuid4().hex}",
+        task_queue=settings.temporal_task_queue,
+    )
+    assert echo.defects_updated == 1 and echo.signalled == ()
+    assert (await issue(api, created["id"]))["timeline"] == before["timeline"]
+
+    # R&D fixes the defect; the webhook is lost (never delivered): the schedule's poll finds it.
+    jira.act_transition(key, "Resolve Issue", resolution="Fixed")
+    schedule = tracked_stack.client.get_schedule_handle(poll_schedule_id(settings))
+    await schedule.trigger()
+    done = await until(api, created["id"], "state", "awaiting_confirmation")
+    kinds = [e["kind"] for e in done["timeline"]]
+    assert kinds.count("defect_fixed") == 1
+    assert "defect_update_ignored" not in kinds
+
+    # The next tick starts where the last successful one stopped, and repeats nothing.
+    first = await scheduled_result(tracked_stack.client, schedule, 1)
+    assert first.signalled == (created["id"],)
+    await schedule.trigger()
+    second = await scheduled_result(tracked_stack.client, schedule, 2)
+    assert second.since == first.watermark and second.signalled == ()
+    assert (await issue(api, created["id"]))["timeline"] == done["timeline"]
+
+
+async def scheduled_result(
+    client: Client, schedule: ScheduleHandle, runs: int
+) -> TrackerPollResult:
+    """The result of the schedule's runs-th poll, once it finished."""
+    for _ in range(100):
+        actions = (await schedule.describe()).info.recent_actions
+        if len(actions) >= runs:
+            action = actions[runs - 1].action
+            assert isinstance(action, ScheduleActionExecutionStartWorkflow)
+            handle = client.get_workflow_handle_for(
+                TrackerPollWorkflow.run,
+                action.workflow_id,
+                run_id=action.first_execution_run_id,
+            )
+            return await handle.result()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the schedule never ran {runs} times")
+
+
+async def until_comments(jira: JiraTestServer, key: str, count: int) -> list[str]:
+    for _ in range(200):
+        bodies = [c.body for c in jira.issue(key).comments]
+        if len(bodies) >= count:
+            return bodies
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key} has {len(bodies)} comments, expected {count}")
+
+
+async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_ones_never(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    created = await open_issue(api, key=f"mirror-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+
+    internal = await api.post(
+        f"/issues/{created['id']}/comments",
+        json={"body": "Internal: customer is on a legacy contract", "visibility": "internal"},
+        headers=ENGINEER,
+    )
+    assert internal.status_code == 200, internal.text
+    # The first post is applied by Jira but its response is lost: the activity retries.
+    jira.faults.accept_then_drop_next(1, method="POST", path=f"/issue/{key}/comment$")
+    public = await api.post(
+        f"/issues/{created['id']}/comments",
+        json={"body": "It also happens with two tunnels"},
+        headers=CUSTOMER,
+    )
+    assert public.status_code == 200, public.text
+    bodies = await until_comments(jira, key, 1)
+    await asyncio.sleep(1.5)  # time for a (wrong) second post to land
+    bodies = [c.body for c in jira.issue(key).comments]
+    assert len(bodies) == 1, bodies
+    assert jira.faults.pending() == 0, "the first post's response was dropped"
+    assert len(jira.requests_to("GET", f"/issue/{key}/comment")) >= 2, "the retry looked first"
+    assert "It also happens with two tunnels" in bodies[0]
+    assert bodies[0].startswith("Customer on https://itr.example/issues/")
+    assert "Jane" not in bodies[0] and "legacy contract" not in bodies[0]
+
+    event = jira.act_transition(key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(event, SECRET)
+    assert (await api.post(WEBHOOK, content=body, headers=headers)).status_code == 202
+    await until(api, created["id"], "state", "awaiting_confirmation")
+    confirmed = await api.post(
+        f"/issues/{created['id']}/confirmation", json={"accept": True}, headers=CUSTOMER
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    bodies = await until_comments(jira, key, 2)
+    assert len(bodies) == 2 and "closed (outcome: accepted)" in bodies[-1], bodies
+    assert not any("legacy contract" in b for b in bodies)
+
+
+async def test_a_permanent_tracker_error_is_listed_and_retrying_after_the_fix_creates_one_defect(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    config = tracked_stack.settings.tracker_config
+    assert config is not None
+    good = config.read_text()
+    config.write_text(good.replace("project_key: RND", "project_key: NOPE"))
+    await tracked_stack.stop_worker()
+    await tracked_stack.start_worker()
+    api = tracked_stack.api()
+    created = await open_issue(api, key=f"retry-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    failed = await until(api, created["id"], "tracker_sync_error", None)
+    assert failed["defect_key"] is None and jira.issues() == []
+
+    listed = await api.get("/tracker/sync-errors", headers=MANAGER)
+    assert listed.status_code == 200, listed.text
+    assert [(e["issue_id"], e["tracker_sync_error"]) for e in listed.json()] == [
+        (created["id"], failed["tracker_sync_error"])
+    ]
+    assert (await api.get("/tracker/sync-errors", headers=ENGINEER)).status_code == 403
+    forbidden = await api.post(f"/issues/{created['id']}/tracker-retry", headers=ENGINEER)
+    assert forbidden.status_code == 403
+
+    # The admin fixes the configuration and restarts the worker, then retries.
+    config.write_text(good)
+    await tracked_stack.stop_worker()
+    await tracked_stack.start_worker()
+    retried = await api.post(f"/issues/{created['id']}/tracker-retry", headers=MANAGER)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["issue"]["tracker_sync_error"] is None
+    linked = await until(api, created["id"], "defect_key", None)
+    assert [i.key for i in jira.issues()] == [linked["defect_key"]]
+    again = await api.post(f"/issues/{created['id']}/tracker-retry", headers=MANAGER)
+    assert again.status_code == 409, again.text
+    assert (await api.get("/tracker/sync-errors", headers=MANAGER)).json() == []
+    kinds = [e["kind"] for e in linked["timeline"]]
+    assert kinds.count("tracker_sync_failed") == 1 and kinds.count("tracker_sync_retried") == 1

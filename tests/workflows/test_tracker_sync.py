@@ -21,6 +21,7 @@ from domain.models import (
     EscalateCommand,
     IssueStatus,
     LinkDefectCommand,
+    RetryTrackerSyncCommand,
 )
 from tests.workflows.fakes import FakeDefectTracker, FakeIssueActivities, browse_url
 from tests.workflows.test_issue_workflow import CONFIG, ENGINEER, start, wait_for
@@ -44,7 +45,12 @@ async def running(
             env.client,
             task_queue=task_queue,
             workflows=[IssueWorkflow],
-            activities=[*fakes.all(), activities.create_defect, activities.link_defect],
+            activities=[
+                *fakes.all(),
+                activities.create_defect,
+                activities.link_defect,
+                activities.mirror_comment,
+            ],
             activity_executor=executor,
         ):
             try:
@@ -233,3 +239,30 @@ async def test_linking_is_refused_without_a_tracker_or_below_tier3(
     assert "no defect tracker" in reasons[0]
     assert "escalated to tier 3" in reasons[1]
     assert tracker.links == []
+
+
+async def test_retrying_the_tracker_sync_is_refused_until_it_failed_and_creates_the_defect_after(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = FakeIssueActivities()
+    tracker = FakeDefectTracker(permanent_error="no Jira project for product")
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        failed = await settled(time_skipping_env, handle)
+        tracker._permanent = None  # the admin fixed the Jira configuration
+        retried = await handle.execute_update(
+            IssueWorkflow.retry_tracker_sync, RetryTrackerSyncCommand(actor=ENGINEER)
+        )
+        linked = await settled(time_skipping_env, handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                IssueWorkflow.retry_tracker_sync, RetryTrackerSyncCommand(actor=ENGINEER)
+            )
+
+    assert failed.tracker_sync_error is not None
+    assert retried.status.tracker_sync_error is None
+    assert linked.defect_key == "RND-1" and tracker.create_calls == 2
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED
+    assert "already linked to RND-1" in cause.message
+    assert fakes.kinds(failed.issue_id).count("tracker_sync_retried") == 1

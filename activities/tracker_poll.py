@@ -1,0 +1,90 @@
+"""Polling fallback for tracker webhooks: what changed in the tracker since the last poll."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.read_model import workflow_id_for
+from activities.tracker import tracker_call
+from db.repositories import defects as defect_repo
+from db.session import Database
+from domain.enums import DefectOutcome
+from domain.lifecycle import defect_outcome_applies
+from domain.models import DefectChange, TrackerPollInput, TrackerPollResult
+from integrations.tracker import DefectMeaning, DefectSnapshot, DefectTracker
+from workflows.issue import IssueWorkflow
+
+# Jira's clock and ours differ a little; overlapping polls are harmless (stale changes are
+# filtered here and ignored by the workflow), a gap would lose a change for good.
+CLOCK_SKEW = timedelta(minutes=1)
+# What each tracker meaning asks of the linked issues (shared with the webhook route).
+OUTCOMES = {
+    DefectMeaning.FIXED: DefectOutcome.FIXED,
+    DefectMeaning.WONT_FIX: DefectOutcome.WONT_FIX,
+    DefectMeaning.REOPENED: DefectOutcome.REOPENED,
+}
+
+
+def change_for_snapshot(snapshot: DefectSnapshot) -> DefectChange | None:
+    """The change a snapshot announces; None when its status means nothing for the issues
+    (open, in progress: our own comments and links land here too, so our echo never loops)."""
+    outcome = OUTCOMES.get(snapshot.meaning)
+    if outcome is None:
+        return None
+    return DefectChange(
+        defect_key=snapshot.key,
+        outcome=outcome,
+        dedupe_key=f"poll:{snapshot.key}:{snapshot.status}:{snapshot.updated.isoformat()}",
+        fix_versions=snapshot.fix_versions,
+        reason=snapshot.resolution,
+    )
+
+
+class TrackerPollActivities:
+    """Reads linked defects from the read model, asks the tracker, signals the issues."""
+
+    def __init__(self, db: Database, tracker: DefectTracker, client: Client) -> None:
+        self._db = db
+        self._tracker = tracker
+        self._client = client
+
+    @activity.defn(name="itr.tracker.poll")
+    async def poll(self, request: TrackerPollInput) -> TrackerPollResult:
+        """Signal only issues the change still applies to (as the read model sees them), so a
+        poll that repeats what a webhook already delivered leaves no trace on the timeline."""
+        started = datetime.now(UTC)
+        async with self._db.transaction() as session:
+            waiting = await defect_repo.open_linked_issues(session)
+        keys = sorted({issue.defect_key for issue in waiting})
+        snapshots = await asyncio.to_thread(
+            tracker_call, lambda: self._tracker.search_updated_since(request.since, keys)
+        )
+        latest = {snapshot.key: snapshot for snapshot in snapshots}  # sorted by updated
+        signalled: list[str] = []
+        for issue in waiting:
+            snapshot = latest.get(issue.defect_key)
+            change = change_for_snapshot(snapshot) if snapshot is not None else None
+            if change is None or not defect_outcome_applies(
+                issue.state, issue.tier, change.outcome
+            ):
+                continue
+            handle = self._client.get_workflow_handle_for(
+                IssueWorkflow.run, workflow_id_for(issue.issue_id)
+            )
+            try:
+                await handle.signal(IssueWorkflow.defect_changed, change)
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                continue  # the issue's lifecycle ended since the read: nothing waits
+            signalled.append(issue.issue_id)
+        watermark = max(request.since, started - CLOCK_SKEW)
+        return TrackerPollResult(
+            since=request.since,
+            watermark=watermark,
+            defects_updated=len(latest),
+            signalled=tuple(signalled),
+        )
