@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import structlog
 import typer
 import uvicorn
+import yaml
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import IndexedValueType
@@ -793,13 +794,33 @@ async def check_temporal(settings: Settings) -> list[str]:
 
 
 async def check_tracker(settings: Settings) -> list[str]:
-    """Problems with the issue-tracker (Jira) integration.
+    """Problems with the R&D tracker (Jira) configuration, checked against the live server.
 
-    Hook for the Jira checks (credentials set, base URL reachable, project and
-    workflow statuses present) once that integration is configured through settings;
-    until then there is nothing to check.
+    Nothing to check without ITR_TRACKER_CONFIG; otherwise the YAML must parse and
+    validate, and Jira must accept the credentials and know every project, issue type,
+    priority, field and status the configuration names.
     """
-    return []
+    if settings.tracker_config is None:
+        return []
+    from integrations.jira import check_config, load_jira_config
+
+    try:
+        config = load_jira_config(settings.tracker_config)
+    except OSError as error:
+        return [f"ITR_TRACKER_CONFIG={settings.tracker_config}: cannot read it ({error})"]
+    except ValidationError as error:
+        return [
+            f"ITR_TRACKER_CONFIG {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
+            for e in error.errors()
+        ]
+    except yaml.YAMLError as error:
+        return [f"ITR_TRACKER_CONFIG={settings.tracker_config}: not valid YAML ({error})"]
+    problems = await asyncio.to_thread(check_config, config)
+    return [
+        f"jira {problem.path}: {problem.message}"
+        for problem in problems
+        if problem.severity == "error"
+    ]
 
 
 CHECKS: dict[str, Callable[[Settings], Coroutine[Any, Any, list[str]]]] = {
