@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
-from activities.tracker import TrackerActivities
+from activities.tracker import DatabaseSyncStatusSink, TrackerActivities
 from activities.tracker_poll import TrackerPollActivities
 from config.settings import Settings, get_settings
 from db.session import Database
@@ -79,6 +79,15 @@ def build_notifier(settings: Settings) -> Notifier:
     return FanoutNotifier(notifiers)
 
 
+def _status_sink(db: Database) -> DatabaseSyncStatusSink | None:
+    """The tracker activities report sync progress through the loop that owns the Database;
+    built outside a loop (no such owner), they simply do not report."""
+    try:
+        return DatabaseSyncStatusSink(db, asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
 def build_activities(settings: Settings, db: Database, client: Client) -> Sequence[Any]:
     """Every activity the workflows call, bound to their adapters."""
     read_model = ReadModelActivities(db)
@@ -93,7 +102,9 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
     if settings.tracker_config is not None:
         config = load_jira_config(settings.tracker_config)
         jira = JiraTracker(config)
-        tracker = TrackerActivities(jira, settings.public_base_url, config.browse_url)
+        tracker = TrackerActivities(
+            jira, settings.public_base_url, config.browse_url, _status_sink(db)
+        )
         poll = TrackerPollActivities(db, jira, client)
         activities.extend(
             [tracker.create_defect, tracker.link_defect, tracker.mirror_comment, poll.poll]

@@ -1,13 +1,22 @@
 """Sync activities that talk to R&D's defect tracker (run on the worker's thread pool)."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.models import CreateDefectInput, DefectLink, LinkDefectInput, MirrorCommentInput
+from db.repositories import issues as issue_repo
+from db.session import Database
+from domain.models import (
+    CreateDefectInput,
+    DefectLink,
+    LinkDefectInput,
+    MirrorCommentInput,
+    TrackerSyncReport,
+)
 from integrations.tracker import (
     DefectDraft,
     DefectTracker,
@@ -34,15 +43,74 @@ def tracker_call(call: Callable[[], T]) -> T:
         raise ApplicationError(exc.message, type=PERMANENT, non_retryable=True) from exc
 
 
+class SyncStatusSink(Protocol):
+    """Where the activities show tracker sync progress on the issue's read model.
+
+    Why a side channel: while Temporal retries create_defect the workflow hears nothing until
+    the activity finally succeeds or fails for good, so only the activity can say "attempt 3
+    failed: 503". The writes are idempotent read-model updates keyed by the attempt number,
+    so they add no workflow commands and replay stays deterministic."""
+
+    def report(self, report: TrackerSyncReport) -> None:
+        """Record one attempt's state on the issue; must never raise."""
+        ...
+
+    def linked_issue_count(self, defect_key: str) -> int | None:
+        """How many of our issues link to the defect; None when it cannot be told."""
+        ...
+
+
+class DatabaseSyncStatusSink:
+    """SyncStatusSink over the read model; the activities run on threads, the Database on the
+    worker's event loop, so each write is handed to that loop and awaited (bounded)."""
+
+    def __init__(self, db: Database, loop: asyncio.AbstractEventLoop) -> None:
+        self._db = db
+        self._loop = loop
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=15)
+
+    def report(self, report: TrackerSyncReport) -> None:
+        async def write() -> None:
+            async with self._db.transaction() as session:
+                await issue_repo.record_tracker_attempt(session, report)
+
+        try:
+            self._run(write())
+        except Exception as exc:  # visibility only: never fail the tracker call over it
+            activity.logger.warning("tracker sync status for %s lost: %s", report.issue_id, exc)
+
+    def linked_issue_count(self, defect_key: str) -> int | None:
+        async def count() -> int:
+            async with self._db.session() as session:
+                return await issue_repo.count_linked_issues(session, defect_key)
+
+        try:
+            return self._run(count())
+        except Exception as exc:
+            activity.logger.warning("cannot count issues linked to %s: %s", defect_key, exc)
+            return None
+
+
 class TrackerActivities:
     """Bound to one DefectTracker; the tracker's blocking client runs on activity threads."""
 
     def __init__(
-        self, tracker: DefectTracker, public_base_url: str, defect_url: Callable[[str], str]
+        self,
+        tracker: DefectTracker,
+        public_base_url: str,
+        defect_url: Callable[[str], str],
+        status_sink: SyncStatusSink | None = None,
     ) -> None:
         self._tracker = tracker
         self._base_url = public_base_url.rstrip("/")
         self._defect_url = defect_url
+        self._sink = status_sink
+
+    def _report(self, report: TrackerSyncReport) -> None:
+        if self._sink is not None:
+            self._sink.report(report)
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self._base_url}/issues/{issue_id}"
@@ -60,7 +128,34 @@ class TrackerActivities:
             actual_behaviour=request.description_excerpt[:MAX_EXCERPT_CHARS],
             severity=request.severity,
         )
-        ref = tracker_call(lambda: self._tracker.create_defect(draft))
+        attempt = activity.info().attempt
+        issue_id = request.issue_id
+        # Pending from the first attempt on; a later attempt keeps showing the last error.
+        self._report(
+            TrackerSyncReport(
+                issue_id=issue_id, attempt=attempt, pending=True, keep_last_error=attempt > 1
+            )
+        )
+        try:
+            ref = tracker_call(lambda: self._tracker.create_defect(draft))
+        except ApplicationError as exc:
+            self._report(
+                TrackerSyncReport(
+                    issue_id=issue_id,
+                    attempt=attempt,
+                    pending=not exc.non_retryable,
+                    last_error=exc.message,
+                )
+            )
+            raise
+        except Exception as exc:  # a bug or an unexpected failure: Temporal retries it too
+            self._report(
+                TrackerSyncReport(
+                    issue_id=issue_id, attempt=attempt, pending=True, last_error=str(exc)
+                )
+            )
+            raise
+        self._report(TrackerSyncReport(issue_id=issue_id, attempt=attempt, pending=False))
         return DefectLink(key=ref.key, url=ref.url, created=ref.created)
 
     @activity.defn(name="itr.tracker.link_defect")
@@ -79,5 +174,14 @@ class TrackerActivities:
     def mirror_comment(self, request: MirrorCommentInput) -> None:
         """Post once per marker (the adapter finds an earlier attempt); the marker also lets
         the webhook and the poll recognise the echo. Only the author label is sent: no emails."""
-        body = f"{request.author} on {self.issue_url(request.issue_id)}:\n\n{request.body}"
+        text = request.body
+        if request.impact_severity is not None:
+            count = self._sink.linked_issue_count(request.defect_key) if self._sink else None
+            linked = f" ({count} linked issues)" if count else ""
+            severity = request.impact_severity
+            text = (
+                f"Another customer is affected{linked}, "
+                f"severity {severity.value} ({severity.name.lower()})."
+            )
+        body = f"{request.author} on {self.issue_url(request.issue_id)}:\n\n{text}"
         tracker_call(lambda: self._tracker.add_comment(request.defect_key, body, request.marker))

@@ -107,6 +107,9 @@ class IssueRead(BaseModel):
     reopen_count: int
     defect_key: str | None = None
     tracker_sync_error: str | None = None
+    tracker_sync_pending: bool = False
+    tracker_last_error: str | None = None
+    tracker_attempts: int = 0
 
 
 class TimelineEntry(BaseModel):

@@ -272,6 +272,12 @@ class IssueRow(Base):
     reopen_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
     defect_key: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
     tracker_sync_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    # Written by the create-defect activity itself (not the projection): see SyncStatusSink.
+    tracker_sync_pending: Mapped[bool] = mapped_column(
+        sa.Boolean(), default=False, server_default=sa.false()
+    )
+    tracker_last_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    tracker_attempts: Mapped[int] = mapped_column(sa.Integer(), default=0, server_default="0")
     revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 

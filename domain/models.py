@@ -381,6 +381,19 @@ class CreateDefectInput(Contract):
     severity: Severity
 
 
+class TrackerSyncReport(Contract):
+    """One create-defect attempt as the issue's read model shows it (see SyncStatusSink).
+
+    attempt is Temporal's attempt number: a late write from an attempt that already timed
+    out must not overwrite what a later attempt recorded."""
+
+    issue_id: str
+    attempt: Annotated[int, Field(ge=1)]
+    pending: bool
+    last_error: str | None = None
+    keep_last_error: bool = False
+
+
 class MirrorCommentInput(Contract):
     """A comment to mirror on the defect; marker makes a retried post land only once."""
 
@@ -389,6 +402,9 @@ class MirrorCommentInput(Contract):
     marker: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     author: ShortText
     body: str
+    # Set for "another customer is affected": the activity then writes the body itself with
+    # the number of linked issues it reads at posting time (the workflow cannot know it).
+    impact_severity: Severity | None = None
 
 
 class LinkDefectInput(Contract):

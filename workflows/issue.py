@@ -70,6 +70,8 @@ MIRROR_RETRY = RetryPolicy(
 )
 # Histories recorded before mirroring existed must replay without the new activities.
 MIRROR_PATCH = "mirror-to-tracker"
+# The same for the "another customer is affected" comment added later.
+IMPACT_PATCH = "mirror-impact-to-tracker"
 
 
 def rejected(reason: str) -> ApplicationError:
@@ -466,6 +468,31 @@ class IssueWorkflow:
         if mirrors and workflow.patched(MIRROR_PATCH):
             for mirror in mirrors:
                 self._tracker_tasks.append(asyncio.create_task(self._mirror(mirror)))
+        impact = self._impact_update(effects)
+        if impact is not None and workflow.patched(IMPACT_PATCH):
+            self._tracker_tasks.append(asyncio.create_task(self._mirror(impact)))
+
+    def _impact_update(self, effects: Effects) -> MirrorCommentInput | None:
+        """An engineer linked this issue to an existing defect: tell R&D another customer is
+        affected, once per linking (the marker is the issue id). Links our own create_defect
+        made (the system actor) are the defect's first issue, so they say nothing. The
+        activity adds the count of linked issues; no customer names leave ITR."""
+        status = self._case.status
+        for event in effects.events:
+            if (
+                event.kind == EventKind.DEFECT_LINKED
+                and event.actor.kind != ActorKind.SYSTEM
+                and status.defect_key is not None
+            ):
+                return MirrorCommentInput(
+                    defect_key=status.defect_key,
+                    issue_id=status.issue_id,
+                    marker=f"linked:{status.issue_id}",
+                    author="ITR",
+                    body="Another customer is affected.",
+                    impact_severity=status.severity,
+                )
+        return None
 
     async def _mirror(self, mirror: MirrorCommentInput) -> None:
         try:

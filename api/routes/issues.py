@@ -105,7 +105,9 @@ async def list_issues(
         rows, next_cursor = await issue_repo.list_issues(session, filters, sort, cursor, limit)
     except issue_repo.InvalidCursor as exc:
         raise invalid("query.cursor", str(exc)) from None
-    return IssuePage(items=[IssueRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return IssuePage(
+        items=[service.issue_view(r, principal) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{issue_id}", response_model=IssueDetail)
@@ -132,7 +134,7 @@ async def _command(
         else f"{principal.token_id}/{update.__name__}/{idempotency_key}"
     )
     issue, comment_id = await service.run_command(
-        session, temporal, row, update, command, update_id
+        session, temporal, row, update, command, update_id, principal
     )
     return CommandResponse(issue=issue, comment_id=comment_id)
 

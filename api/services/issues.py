@@ -33,6 +33,14 @@ from domain.models import CommandResult, IssueIntake, IssueWorkflowInput, OwnerC
 DISPATCHED = frozenset(s for s in IssueState if s not in (IssueState.NEW, IssueState.ACCEPTED))
 
 
+def issue_view(row: IssueRow, principal: Principal) -> IssueRead:
+    """The projection as the caller may see it: raw tracker errors are for staff only."""
+    issue = IssueRead.model_validate(row)
+    if principal.role in STAFF:
+        return issue
+    return issue.model_copy(update={"tracker_sync_error": None, "tracker_last_error": None})
+
+
 def issue_id_for(scope: str, idempotency_key: str) -> str:
     """Deterministic id from the caller and its key: a retried create names the same issue."""
     digest = hashlib.sha256(f"{scope}\x00{idempotency_key}".encode()).digest()
@@ -70,7 +78,7 @@ async def create_issue(
         existing = await issue_repo.get_issue(session, issue_id)
         if saved is not None and existing is not None:
             await session.commit()
-            return IssueRead.model_validate(existing), False
+            return issue_view(existing, principal), False
         await idempotency_repo.save_idempotency(
             session, principal.token_id, key, fingerprint, issue_id
         )
@@ -98,7 +106,7 @@ async def create_issue(
     if row is None:  # pragma: no cover - inserted just above
         raise not_found(f"issue {issue_id}")
     await _wait_for_dispatch(session, row)
-    issue = IssueRead.model_validate(row)
+    issue = issue_view(row, principal)
     await session.commit()
     return issue, True
 
@@ -160,7 +168,7 @@ async def issue_detail(session: AsyncSession, principal: Principal, issue_id: st
                 breached=row.resolution_breached,
             )
         )
-    base = IssueRead.model_validate(row).model_dump()
+    base = issue_view(row, principal).model_dump()
     return IssueDetail(
         **base,
         description=row.description,
@@ -208,6 +216,7 @@ async def run_command(
     update: Any,
     command: Any,
     update_id: str | None,
+    principal: Principal,
 ) -> tuple[IssueRead, str | None]:
     """Send one command as a Temporal Update and answer with the projection it wrote."""
     issue_id, state = row.id, row.state
@@ -220,6 +229,6 @@ async def run_command(
             "open a new issue instead"
         ) from None
     await session.refresh(row)  # the update returned after the projection was written
-    issue = IssueRead.model_validate(row)
+    issue = issue_view(row, principal)
     await session.commit()
     return issue, result.comment_id

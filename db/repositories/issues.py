@@ -18,7 +18,14 @@ from db.models import CommentRow, EventRow, IssueRow, utcnow
 from db.repositories._dialect import insert_if_absent
 from db.repositories.reference import CLOSED_STATES
 from domain.enums import ActorKind, Channel, IssueState, Severity, SlaClockKind, Tier, Visibility
-from domain.models import CommentRecord, IssueIntake, IssueStatus, RecordBatch, TimelineEvent
+from domain.models import (
+    CommentRecord,
+    IssueIntake,
+    IssueStatus,
+    RecordBatch,
+    TimelineEvent,
+    TrackerSyncReport,
+)
 
 MAX_PAGE_SIZE = 500
 
@@ -204,6 +211,30 @@ async def apply_record_batch(session: AsyncSession, batch: RecordBatch, workflow
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+async def record_tracker_attempt(session: AsyncSession, report: TrackerSyncReport) -> None:
+    """Show a create-defect attempt on the issue; not part of `_projection`, so the workflow's
+    own writes never reset it. The first attempt starts afresh (a retry after a permanent
+    failure runs a new activity); later ones never overwrite a newer attempt's report."""
+    values: dict[str, Any] = {
+        "tracker_sync_pending": report.pending,
+        "tracker_attempts": report.attempt,
+    }
+    if not report.keep_last_error:
+        values["tracker_last_error"] = report.last_error[:500] if report.last_error else None
+    statement = sa.update(IssueRow).where(IssueRow.id == report.issue_id)
+    if report.attempt > 1:
+        statement = statement.where(IssueRow.tracker_attempts <= report.attempt)
+    await session.execute(statement.values(**values))
+
+
+async def count_linked_issues(session: AsyncSession, defect_key: str) -> int:
+    """How many of our issues are linked to the defect (the impact R&D is told about)."""
+    query = (
+        sa.select(sa.func.count()).select_from(IssueRow).where(IssueRow.defect_key == defect_key)
+    )
+    return int((await session.execute(query)).scalar_one())
 
 
 async def get_issue(session: AsyncSession, issue_id: str) -> IssueRow | None:

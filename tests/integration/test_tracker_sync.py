@@ -317,6 +317,9 @@ async def test_a_permanent_tracker_error_is_listed_and_retrying_after_the_fix_cr
     assert escalated.status_code == 200, escalated.text
     failed = await until(api, created["id"], "tracker_sync_error", None)
     assert failed["defect_key"] is None and jira.issues() == []
+    customer_view = (await api.get(f"/issues/{created['id']}", headers=CUSTOMER)).json()
+    assert customer_view["tracker_sync_error"] is None  # raw tracker errors are staff-only
+    assert customer_view["tracker_last_error"] is None
 
     listed = await api.get("/tracker/sync-errors", headers=MANAGER)
     assert listed.status_code == 200, listed.text
@@ -341,3 +344,57 @@ async def test_a_permanent_tracker_error_is_listed_and_retrying_after_the_fix_cr
     assert (await api.get("/tracker/sync-errors", headers=MANAGER)).json() == []
     kinds = [e["kind"] for e in linked["timeline"]]
     assert kinds.count("tracker_sync_failed") == 1 and kinds.count("tracker_sync_retried") == 1
+
+
+async def test_a_jira_outage_shows_tracker_sync_pending_with_the_last_error_then_one_defect(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    jira.faults.fail_next(2, status=503, method="POST", path=r"/rest/api/\d+/issue/?$")
+    api = tracked_stack.api()
+    created = await open_issue(api, key=f"outage-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+
+    retrying = await until(api, created["id"], "tracker_last_error", None)
+    assert retrying["tracker_sync_pending"] is True
+    assert "503" in retrying["tracker_last_error"]
+    assert retrying["defect_key"] is None and retrying["tracker_sync_error"] is None
+
+    linked = await until(api, created["id"], "defect_key", None)
+    synced = await until(api, created["id"], "tracker_sync_pending", False)
+    assert synced["tracker_last_error"] is None and synced["tracker_sync_error"] is None
+    assert synced["tracker_attempts"] == 3
+    assert [i.key for i in jira.issues()] == [linked["defect_key"]]
+
+
+async def test_linking_a_second_issue_tells_rnd_once_that_another_customer_is_affected(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    first = await open_issue(api, key=f"impact-a-{uuid.uuid4()}")
+    second = await open_issue(api, key=f"impact-b-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{first['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key = (await until(api, first["id"], "defect_key", None))["defect_key"]
+    assert jira.issue(key).comments == [], "creating the defect is not an impact update"
+
+    shared = await api.post(
+        f"/issues/{second['id']}/escalate",
+        json={"to_tier": 3, "reason": "Same defect", "defect_key": key},
+        headers=ENGINEER,
+    )
+    assert shared.status_code == 200, shared.text
+    bodies = await until_comments(jira, key, 1)
+    assert "Another customer is affected (2 linked issues), severity" in bodies[0]
+    assert f"https://itr.example/issues/{second['id']}" in bodies[0]
+    assert "Jane" not in bodies[0]
+    await asyncio.sleep(1)
+    assert len(jira.issue(key).comments) == 1

@@ -22,6 +22,7 @@ from domain.models import (
     IssueStatus,
     LinkDefectCommand,
     RetryTrackerSyncCommand,
+    TrackerSyncReport,
 )
 from tests.workflows.fakes import FakeDefectTracker, FakeIssueActivities, browse_url
 from tests.workflows.test_issue_workflow import CONFIG, ENGINEER, start, wait_for
@@ -36,9 +37,10 @@ async def running(
     task_queue: str,
     fakes: FakeIssueActivities,
     tracker: FakeDefectTracker,
+    sink: "RecordingSink | None" = None,
 ) -> AsyncIterator[list[WorkflowHandle[IssueWorkflow, object]]]:
     """A worker with the tracker activities; every issue is cancelled and finished after."""
-    activities = TrackerActivities(tracker, "https://itr.example", browse_url)  # type: ignore[arg-type]
+    activities = TrackerActivities(tracker, "https://itr.example", browse_url, sink)  # type: ignore[arg-type]
     handles: list[WorkflowHandle[IssueWorkflow, object]] = []
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
@@ -63,6 +65,19 @@ async def running(
                             IssueWorkflow.cancel, CancelCommand(actor=ENGINEER, reason="test over")
                         )
                     await asyncio.wait_for(handle.result(), timeout=30)
+
+
+class RecordingSink:
+    """A SyncStatusSink that keeps every report (the worker's one writes the read model)."""
+
+    def __init__(self) -> None:
+        self.reports: list[TrackerSyncReport] = []
+
+    def report(self, report: TrackerSyncReport) -> None:
+        self.reports.append(report)
+
+    def linked_issue_count(self, defect_key: str) -> int | None:
+        return None
 
 
 async def escalated_to_rnd(
@@ -96,9 +111,18 @@ async def test_escalation_to_rnd_creates_one_defect_even_when_the_response_was_l
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     fakes, tracker = FakeIssueActivities(), FakeDefectTracker(lose_create_responses=1)
-    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+    sink = RecordingSink()
+    async with running(time_skipping_env, task_queue, fakes, tracker, sink) as handles:
         handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
         status = await settled(time_skipping_env, handle)
+
+    # Pending from the first attempt, the transient error stays visible until success clears it.
+    assert [(r.attempt, r.pending, r.last_error, r.keep_last_error) for r in sink.reports] == [
+        (1, True, None, False),
+        (1, True, "connection lost after Jira accepted", False),
+        (2, True, None, True),
+        (2, False, None, False),
+    ]
 
     assert status.defect_key == "RND-1" and status.tracker_sync_error is None
     assert status.defect_url == browse_url("RND-1")
@@ -194,7 +218,8 @@ async def test_permanent_tracker_error_is_visible_and_the_issue_stays_escalated(
 ) -> None:
     fakes = FakeIssueActivities()
     tracker = FakeDefectTracker(permanent_error="no Jira project for product", existing=("RND-7",))
-    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+    sink = RecordingSink()
+    async with running(time_skipping_env, task_queue, fakes, tracker, sink) as handles:
         handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
         failed = await settled(time_skipping_env, handle)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -206,6 +231,10 @@ async def test_permanent_tracker_error_is_visible_and_the_issue_stays_escalated(
         )
 
     assert tracker.create_calls == 1  # non-retryable: no retry storm
+    assert [(r.pending, r.last_error) for r in sink.reports] == [
+        (True, None),
+        (False, "no Jira project for product"),
+    ]
     assert failed.state == IssueState.ESCALATED and failed.tier == Tier.RND
     assert failed.tracker_sync_error is not None and "no Jira project" in failed.tracker_sync_error
     assert "tracker_sync_failed" in fakes.kinds(failed.issue_id)
