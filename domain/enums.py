@@ -138,6 +138,7 @@ class EventKind(StrEnum):
     DEFECT_WONT_FIX = "defect_wont_fix"
     DEFECT_REOPENED = "defect_reopened"
     DEFECT_UPDATE_IGNORED = "defect_update_ignored"
+    DEFECT_COMMENTED = "defect_commented"
 
 
 class DefectOutcome(StrEnum):

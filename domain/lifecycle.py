@@ -32,6 +32,7 @@ from domain.models import (
     ConfirmClosureCommand,
     CustomerReplyCommand,
     DefectChange,
+    DefectComment,
     DefectLink,
     Entitlement,
     EscalateCommand,
@@ -673,6 +674,36 @@ class IssueCase:
         if s.defect_key != change.defect_key:
             return False
         return defect_outcome_applies(s.state, s.tier, change.outcome)
+
+    def defect_commented(self, comment: DefectComment, now: datetime) -> Effects:
+        """R&D's comment becomes an internal comment for the owner (never shown to customers,
+        never mirrored back to the tracker); a comment on another defect is ignored."""
+        effects = Effects()
+        if self.status.defect_key != comment.defect_key:
+            return effects
+        author = Actor(
+            kind=ActorKind.INTEGRATION,
+            id="tracker",
+            name=f"R&D {comment.author_name} on {comment.defect_key}"[:200],
+        )
+        self._comment(effects, now, author, comment.body, Visibility.INTERNAL)
+        self._event(
+            effects,
+            EventKind.DEFECT_COMMENTED,
+            now,
+            author,
+            visibility=Visibility.INTERNAL,
+            summary=f"R&D commented on {comment.defect_key}",
+            data={"defect_key": comment.defect_key, "tracker_comment_id": comment.comment_id},
+        )
+        self._notify(
+            effects,
+            "defect_commented",
+            now,
+            Audience(owner=True),
+            f"{self.status.issue_id}: R&D commented on {comment.defect_key}",
+        )
+        return effects
 
     def defect_changed(
         self, change: DefectChange, now: datetime, owner: OwnerChoice | None

@@ -270,6 +270,15 @@ class DefectChange(Contract):
     reason: str | None = None
 
 
+class DefectComment(Contract):
+    """An R&D comment on the linked defect, brought back as an internal comment (a Signal)."""
+
+    defect_key: DefectKey
+    comment_id: str
+    author_name: str
+    body: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
 class TrackerPollRequest(Contract):
     """The schedule's fixed argument: how far back the very first poll looks (no watermark yet)."""
 

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CreateDefectInput,
         CustomerReplyCommand,
         DefectChange,
+        DefectComment,
         DefectLink,
         EntitlementQuery,
         EscalateCommand,
@@ -234,6 +235,13 @@ class IssueWorkflow:
                 elif change.outcome == DefectOutcome.REOPENED:
                     owner = await self._choose_owner(Tier.RND)
             await self._apply(self._case.defect_changed(change, workflow.now(), owner))
+            self._changed = True
+
+    @workflow.signal
+    async def defect_commented(self, comment: DefectComment) -> None:
+        """A Signal like defect_changed: R&D's words are recorded, never refused."""
+        async with self._turn():
+            await self._apply(self._case.defect_commented(comment, workflow.now()))
             self._changed = True
 
     @workflow.update

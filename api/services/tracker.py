@@ -13,7 +13,7 @@ from api.schemas import TrackerWebhookResult
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db.repositories import defects as defect_repo
-from domain.models import DefectChange
+from domain.models import DefectChange, DefectComment
 from integrations.jira import JiraConfig, WebhookRejectedError, load_jira_config, read_webhook
 from integrations.tracker import TrackerEvent, TrackerEventKind
 from workflows.issue import IssueWorkflow
@@ -49,6 +49,21 @@ def change_for(event: TrackerEvent) -> DefectChange | None:
     )
 
 
+def comment_for(event: TrackerEvent) -> DefectComment | None:
+    """R&D's new comment for the linked issues; None for our own (marked) comments."""
+    if event.own_echo or event.kind is not TrackerEventKind.COMMENT_CREATED:
+        return None
+    comment = event.comment
+    if comment is None or comment.own or not comment.body.strip():
+        return None
+    return DefectComment(
+        defect_key=event.defect_key,
+        comment_id=comment.id,
+        author_name=comment.author_name or "R&D",
+        body=comment.body[:20_000],
+    )
+
+
 async def handle_jira_webhook(
     session: AsyncSession,
     temporal: TemporalGateway,
@@ -62,23 +77,31 @@ async def handle_jira_webhook(
     except WebhookRejectedError as exc:
         raise Problem(exc.status_code, "Webhook Rejected", str(exc)) from None
     change = change_for(event) if event is not None else None
-    if change is None:
+    comment = comment_for(event) if event is not None else None
+    if event is None or (change is None and comment is None):
         return TrackerWebhookResult(
             outcome="ignored", defect_key=event.defect_key if event else None
         )
-    if not await defect_repo.remember_delivery(session, change.dedupe_key, change.defect_key):
+    if not await defect_repo.remember_delivery(session, event.dedupe_key, event.defect_key):
         await session.rollback()
-        return TrackerWebhookResult(outcome="duplicate", defect_key=change.defect_key)
-    issue_ids = await defect_repo.linked_issue_ids(session, change.defect_key)
+        return TrackerWebhookResult(outcome="duplicate", defect_key=event.defect_key)
+    issue_ids = await defect_repo.linked_issue_ids(session, event.defect_key)
     for issue_id in issue_ids:
         handle = await temporal.handle(issue_id)
         try:
-            await handle.signal(IssueWorkflow.defect_changed, change, rpc_timeout=SIGNAL_TIMEOUT)
+            if change is not None:
+                await handle.signal(
+                    IssueWorkflow.defect_changed, change, rpc_timeout=SIGNAL_TIMEOUT
+                )
+            if comment is not None:
+                await handle.signal(
+                    IssueWorkflow.defect_commented, comment, rpc_timeout=SIGNAL_TIMEOUT
+                )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 continue  # the issue's lifecycle has ended: nothing waits on the defect
             raise unavailable(f"Temporal is unreachable: {exc.message}") from exc
     await session.commit()
     return TrackerWebhookResult(
-        outcome="signalled", defect_key=change.defect_key, issue_ids=issue_ids
+        outcome="signalled", defect_key=event.defect_key, issue_ids=issue_ids
     )

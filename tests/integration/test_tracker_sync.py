@@ -398,3 +398,48 @@ async def test_linking_a_second_issue_tells_rnd_once_that_another_customer_is_af
     assert "Jane" not in bodies[0]
     await asyncio.sleep(1)
     assert len(jira.issue(key).comments) == 1
+
+
+async def test_rnd_comments_flow_back_as_internal_comments_and_our_own_echo_is_ignored(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    created = await open_issue(api, key=f"rnd-comment-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+
+    event = jira.act_comment(key, "Root cause: the QoS scheduler drops late packets.")
+    body, headers = webhook_request(event, SECRET)
+    delivered = await api.post(WEBHOOK, content=body, headers=headers)
+    assert delivered.status_code == 202, delivered.text
+    assert delivered.json()["outcome"] == "signalled"
+    for _ in range(100):
+        staff = await issue(api, created["id"])
+        if any("QoS scheduler" in c["body"] for c in staff["comments"]):
+            break
+        await asyncio.sleep(0.1)
+    rnd = [c for c in staff["comments"] if "QoS scheduler" in c["body"]]
+    assert len(rnd) == 1 and rnd[0]["visibility"] == "internal"
+    assert [e["kind"] for e in staff["timeline"]].count("defect_commented") == 1
+    customer = (await api.get(f"/issues/{created['id']}", headers=CUSTOMER)).json()
+    assert not any("QoS scheduler" in c["body"] for c in customer["comments"])
+    again = await api.post(WEBHOOK, content=body, headers=headers)
+    assert again.json()["outcome"] == "duplicate"
+
+    # Our own public comment is mirrored to Jira; its echo must not come back as R&D's.
+    public = await api.post(
+        f"/issues/{created['id']}/comments", json={"body": "Happens hourly"}, headers=CUSTOMER
+    )
+    assert public.status_code == 200, public.text
+    await until_comments(jira, key, 2)
+    echo = next(e for e in reversed(jira.webhook_events) if e.name == "comment_created")
+    body, headers = webhook_request(echo, SECRET)
+    echoed = await api.post(WEBHOOK, content=body, headers=headers)
+    assert echoed.json()["outcome"] == "ignored"
+    final = await issue(api, created["id"])
+    assert [e["kind"] for e in final["timeline"]].count("defect_commented") == 1
