@@ -13,7 +13,7 @@ from db.repositories import defects as defect_repo
 from db.session import Database
 from domain.enums import DefectOutcome
 from domain.lifecycle import defect_outcome_applies
-from domain.models import DefectChange, TrackerPollInput, TrackerPollResult
+from domain.models import DefectChange, DefectComment, TrackerPollInput, TrackerPollResult
 from integrations.tracker import DefectMeaning, DefectSnapshot, DefectTracker
 from workflows.issue import IssueWorkflow
 
@@ -81,10 +81,46 @@ class TrackerPollActivities:
                     raise
                 continue  # the issue's lifecycle ended since the read: nothing waits
             signalled.append(issue.issue_id)
+        forwarded = 0
+        for key in latest:
+            linked = [issue.issue_id for issue in waiting if issue.defect_key == key]
+            if linked:
+                forwarded += await self._forward_comments(key, request.since, linked)
         watermark = max(request.since, started - CLOCK_SKEW)
         return TrackerPollResult(
             since=request.since,
             watermark=watermark,
             defects_updated=len(latest),
             signalled=tuple(signalled),
+            comments_forwarded=forwarded,
         )
+
+    async def _forward_comments(self, key: str, since: datetime, issue_ids: list[str]) -> int:
+        """R&D's comments since the last poll, each forwarded once (webhook or poll, first wins)."""
+        snapshot = await asyncio.to_thread(
+            tracker_call, lambda: self._tracker.get_defect(key, comments_since=since)
+        )
+        forwarded = 0
+        for found in snapshot.comments:
+            if found.own or not found.body.strip():
+                continue
+            comment = DefectComment(
+                defect_key=key,
+                comment_id=found.id,
+                author_name=found.author_name or "R&D",
+                body=found.body[:20_000],
+            )
+            async with self._db.transaction() as session:
+                if not await defect_repo.remember_delivery(session, comment.delivery_key, key):
+                    continue
+                for issue_id in issue_ids:
+                    handle = self._client.get_workflow_handle_for(
+                        IssueWorkflow.run, workflow_id_for(issue_id)
+                    )
+                    try:
+                        await handle.signal(IssueWorkflow.defect_commented, comment)
+                    except RPCError as exc:
+                        if exc.status != RPCStatusCode.NOT_FOUND:
+                            raise
+            forwarded += 1
+        return forwarded

@@ -273,6 +273,11 @@ class DefectChange(Contract):
 class DefectComment(Contract):
     """An R&D comment on the linked defect, brought back as an internal comment (a Signal)."""
 
+    @property
+    def delivery_key(self) -> str:
+        """Shared by the webhook and the poll, so a comment both deliver is forwarded once."""
+        return f"comment:{self.defect_key}:{self.comment_id}"
+
     defect_key: DefectKey
     comment_id: str
     author_name: str
@@ -298,6 +303,7 @@ class TrackerPollResult(Contract):
     watermark: datetime
     defects_updated: int = 0
     signalled: tuple[str, ...] = ()
+    comments_forwarded: int = 0
 
 
 class RequestInfoCommand(Command):

@@ -82,7 +82,8 @@ async def handle_jira_webhook(
         return TrackerWebhookResult(
             outcome="ignored", defect_key=event.defect_key if event else None
         )
-    if not await defect_repo.remember_delivery(session, event.dedupe_key, event.defect_key):
+    delivery = comment.delivery_key if comment is not None else event.dedupe_key
+    if not await defect_repo.remember_delivery(session, delivery, event.defect_key):
         await session.rollback()
         return TrackerWebhookResult(outcome="duplicate", defect_key=event.defect_key)
     issue_ids = await defect_repo.linked_issue_ids(session, event.defect_key)

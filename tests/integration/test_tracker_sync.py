@@ -4,6 +4,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -441,5 +442,48 @@ async def test_rnd_comments_flow_back_as_internal_comments_and_our_own_echo_is_i
     body, headers = webhook_request(echo, SECRET)
     echoed = await api.post(WEBHOOK, content=body, headers=headers)
     assert echoed.json()["outcome"] == "ignored"
+    final = await issue(api, created["id"])
+    assert [e["kind"] for e in final["timeline"]].count("defect_commented") == 1
+
+
+async def test_a_lost_comment_webhook_is_caught_by_the_poll_and_forwarded_once(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    settings = tracked_stack.settings
+    created = await open_issue(api, key=f"poll-comment-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    since = datetime.now(UTC) - timedelta(minutes=5)
+
+    event = jira.act_comment(key, "Workaround: disable QoS profile gold.")  # webhook lost
+
+    async def poll() -> TrackerPollResult:
+        result: TrackerPollResult = await tracked_stack.client.execute_workflow(
+            TrackerPollWorkflow.run,
+            TrackerPollRequest(initial_lookback=datetime.now(UTC) - since),
+            id=f"poll-comment-{uuid.uuid4().hex}",
+            task_queue=settings.temporal_task_queue,
+        )
+        return result
+
+    first = await poll()
+    assert first.comments_forwarded == 1
+    for _ in range(100):
+        staff = await issue(api, created["id"])
+        if any("QoS profile gold" in c["body"] for c in staff["comments"]):
+            break
+        await asyncio.sleep(0.1)
+    assert [c["visibility"] for c in staff["comments"] if "gold" in c["body"]] == ["internal"]
+
+    body, headers = webhook_request(event, SECRET)  # the webhook arrives late after all
+    late = await api.post(WEBHOOK, content=body, headers=headers)
+    assert late.json()["outcome"] == "duplicate"
+    assert (await poll()).comments_forwarded == 0
     final = await issue(api, created["id"])
     assert [e["kind"] for e in final["timeline"]].count("defect_commented") == 1
