@@ -84,25 +84,8 @@ class Stack:
 
 @pytest.fixture
 async def stack(database: Database, temporal_client: Client) -> AsyncIterator[Stack]:
-    async with database.transaction() as session:
-        await seed_demo_data(session)
-    settings = Settings(
-        environment="test",
-        database_url=database.url,
-        temporal_address=temporal_client.service_client.config.target_host,
-        temporal_task_queue=f"itr-test-{uuid.uuid4().hex[:8]}",
-        seed_demo_data=False,
-        worker_max_concurrent_activities=8,
-    )
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        running = Stack(settings=settings, db=database, client=temporal_client, executor=executor)
-        await running.start_worker()
-        try:
-            yield running
-        finally:
-            for http in running.apps:
-                await http.aclose()
-            await running.stop_worker()
+    async with running_stack(database, temporal_client) as running:
+        yield running
 
 
 def auth(token: str) -> dict[str, str]:

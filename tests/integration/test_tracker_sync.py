@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,11 @@ import pytest
 import yaml
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle
 
-from config.settings import Settings
-from db.seed import seed_demo_data
 from db.session import Database
 from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
-from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue
+from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
 from worker import ensure_poll_schedule, poll_schedule_id
 from workflows.tracker_poll import TrackerPollWorkflow
 
@@ -56,30 +53,19 @@ async def tracked_stack(
             }
         )
     )
-    async with database.transaction() as session:
-        await seed_demo_data(session)
-    settings = Settings(
-        environment="test",
-        database_url=database.url,
-        temporal_address=temporal_client.service_client.config.target_host,
-        temporal_task_queue=f"itr-test-{uuid.uuid4().hex[:8]}",
-        seed_demo_data=False,
-        worker_max_concurrent_activities=8,
+    async with running_stack(
+        database,
+        temporal_client,
         public_base_url="https://itr.example",
         tracker_config=config,
-    )
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        running = Stack(settings=settings, db=database, client=temporal_client, executor=executor)
-        await running.start_worker()
+    ) as running:
+        settings = running.settings
         assert await ensure_poll_schedule(temporal_client, settings)
         assert not await ensure_poll_schedule(temporal_client, settings), "idempotent"
         try:
             yield running
         finally:
-            for http in running.apps:
-                await http.aclose()
             await temporal_client.get_schedule_handle(poll_schedule_id(settings)).delete()
-            await running.stop_worker()
 
 
 async def issue(api: httpx.AsyncClient, issue_id: object) -> dict[str, Any]:
@@ -179,14 +165,7 @@ async def test_a_lost_webhook_is_caught_by_the_scheduled_poll_and_our_own_echo_d
 ) -> None:
     api = tracked_stack.api()
     settings = tracked_stack.settings
-    created = await open_issue(api, key=f"poll-{uuid.uuid4()}")
-    escalated = await api.post(
-        f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
-        headers=ENGINEER,
-    )
-    assert escalated.status_code == 200, escalated.text
-    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    created, key = await escalated_to_rnd(api, "poll")
 
     # Our own change (a comment carrying our marker) updates the defect: no signal comes of it.
     assert settings.tracker_config is not None
@@ -240,6 +219,19 @@ async def scheduled_result(
     raise AssertionError(f"the schedule never ran {runs} times")
 
 
+async def escalated_to_rnd(api: httpx.AsyncClient, prefix: str) -> tuple[dict[str, Any], str]:
+    """An issue the customer opened and an engineer escalated to R&D, and its defect's key."""
+    created = await open_issue(api, key=f"{prefix}-{uuid.uuid4()}")
+    escalated = await api.post(
+        f"/issues/{created['id']}/escalate",
+        json={"to_tier": 3, "reason": "Firmware defect"},
+        headers=ENGINEER,
+    )
+    assert escalated.status_code == 200, escalated.text
+    key: str = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    return created, key
+
+
 async def until_comments(jira: JiraTestServer, key: str, count: int) -> list[str]:
     for _ in range(200):
         bodies = [c.body for c in jira.issue(key).comments]
@@ -253,14 +245,7 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
     tracked_stack: Stack, jira: JiraTestServer
 ) -> None:
     api = tracked_stack.api()
-    created = await open_issue(api, key=f"mirror-{uuid.uuid4()}")
-    escalated = await api.post(
-        f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
-        headers=ENGINEER,
-    )
-    assert escalated.status_code == 200, escalated.text
-    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    created, key = await escalated_to_rnd(api, "mirror")
 
     internal = await api.post(
         f"/issues/{created['id']}/comments",
@@ -405,14 +390,7 @@ async def test_rnd_comments_flow_back_as_internal_comments_and_our_own_echo_is_i
     tracked_stack: Stack, jira: JiraTestServer
 ) -> None:
     api = tracked_stack.api()
-    created = await open_issue(api, key=f"rnd-comment-{uuid.uuid4()}")
-    escalated = await api.post(
-        f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
-        headers=ENGINEER,
-    )
-    assert escalated.status_code == 200, escalated.text
-    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    created, key = await escalated_to_rnd(api, "rnd-comment")
 
     event = jira.act_comment(key, "Root cause: the QoS scheduler drops late packets.")
     body, headers = webhook_request(event, SECRET)
@@ -451,14 +429,7 @@ async def test_a_lost_comment_webhook_is_caught_by_the_poll_and_forwarded_once(
 ) -> None:
     api = tracked_stack.api()
     settings = tracked_stack.settings
-    created = await open_issue(api, key=f"poll-comment-{uuid.uuid4()}")
-    escalated = await api.post(
-        f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
-        headers=ENGINEER,
-    )
-    assert escalated.status_code == 200, escalated.text
-    key = (await until(api, created["id"], "defect_key", None))["defect_key"]
+    created, key = await escalated_to_rnd(api, "poll-comment")
     since = datetime.now(UTC) - timedelta(minutes=5)
 
     event = jira.act_comment(key, "Workaround: disable QoS profile gold.")  # webhook lost
