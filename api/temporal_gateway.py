@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.read_model import workflow_id_for
 from api.errors import Problem, conflict, unavailable
 from config.settings import Settings
-from domain.models import CommandResult, IssueStatus, IssueWorkflowInput
+from domain.models import CommandResult, IssueWorkflowInput
 from worker import connect_temporal
 from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 
@@ -82,14 +82,6 @@ class TemporalGateway:
             return
         except RPCError as exc:
             raise _rpc_problem(exc) from exc
-
-    async def status(self, issue_id: str) -> IssueStatus | None:
-        """The live state, or None if the workflow has ended or cannot answer now."""
-        handle = await self.handle(issue_id)
-        try:
-            return await handle.query(IssueWorkflow.status, rpc_timeout=RPC_TIMEOUT)
-        except RPCError:
-            return None
 
     async def update(
         self, issue_id: str, update: Any, command: Any, update_id: str | None

@@ -169,7 +169,7 @@ class IssueWorkflow:
     @workflow.update
     async def escalate(self, cmd: EscalateCommand) -> CommandResult:
         async with self._turn():
-            self._check(lambda: self._case.check_escalate(cmd), in_handler=True)
+            self._check(lambda: self._case.check_escalate(cmd))
             link = None
             if cmd.defect_key is not None:  # linked before anything changes: refusal is clean
                 link = await self._link_in_tracker(cmd.defect_key)
@@ -294,7 +294,7 @@ class IssueWorkflow:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _check(self, check: Callable[[], None], *, in_handler: bool = False) -> None:
+    def _check(self, check: Callable[[], None]) -> None:
         """Run a domain check; a refusal becomes an ApplicationError the API maps to 409."""
         try:
             check()

@@ -73,16 +73,18 @@ async def create_issue(
     fingerprint = request_hash(body)
     if idempotency_key is not None:
         saved = await idempotency_repo.find_idempotency(session, principal.token_id, key)
-        if saved is not None and saved.request_hash != fingerprint:
+        if saved is None:
+            await idempotency_repo.save_idempotency(
+                session, principal.token_id, key, fingerprint, issue_id
+            )
+        elif saved.request_hash != fingerprint:
             raise conflict("this Idempotency-Key was already used with a different request")
-        existing = await issue_repo.get_issue(session, issue_id)
-        if saved is not None and existing is not None:
-            await session.commit()
-            return issue_view(existing, principal), False
-        await idempotency_repo.save_idempotency(
-            session, principal.token_id, key, fingerprint, issue_id
-        )
-        await session.commit()
+        else:  # a retry: answer with the issue if its first attempt got that far
+            existing = await issue_repo.get_issue(session, issue_id)
+            if existing is not None:
+                await session.commit()
+                return issue_view(existing, principal), False
+        await session.commit()  # no transaction held open while Temporal starts the workflow
 
     intake = IssueIntake(
         issue_id=issue_id,

@@ -27,7 +27,6 @@ from db.session import Database
 from tests.support.devserver import dev_server, free_port
 from worker import build_worker
 
-WORKFLOW_IDS: list[str] = []
 T = TypeVar("T")
 
 
@@ -121,7 +120,6 @@ async def open_issue(
     )
     assert response.status_code in (200, 201), response.text
     body: dict[str, object] = response.json()
-    WORKFLOW_IDS.append(f"issue-{body['id']}")
     return body
 
 
