@@ -95,6 +95,7 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
     activities: list[Any] = [
         read_model.record,
         read_model.lookup_entitlement,
+        read_model.resolve_sla_policy,
         read_model.choose_owner,
         read_model.product_info,
         notifications.notify,

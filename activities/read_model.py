@@ -4,6 +4,7 @@ from temporalio import activity
 
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
+from db.repositories import sla as sla_repo
 from db.session import Database
 from domain.models import (
     Entitlement,
@@ -13,6 +14,8 @@ from domain.models import (
     ProductInfo,
     ProductQuery,
     RecordBatch,
+    SlaPolicyAnswer,
+    SlaPolicyQuery,
 )
 
 
@@ -61,3 +64,15 @@ class ReadModelActivities:
         return ProductInfo(
             product_id=product.id, name=product.name, current_version=product.current_version
         )
+
+    @activity.defn(name="itr.resolve_sla_policy")
+    async def resolve_sla_policy(self, query: SlaPolicyQuery) -> SlaPolicyAnswer:
+        """The policy in force for the contract level and severity, with the organisation's
+        contract overrides and its calendar; none without a contract level or a policy."""
+        if query.contract_level is None:
+            return SlaPolicyAnswer()
+        async with self._db.transaction() as session:
+            policy = await sla_repo.resolve_policy(
+                session, query.organisation_id, query.contract_level, query.severity, query.on
+            )
+        return SlaPolicyAnswer(policy=policy)

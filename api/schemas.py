@@ -1,7 +1,7 @@
 """The API's request and response models (one family per resource), separate from the domain."""
 
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -20,6 +20,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
+from domain.sla import BreachAction, ClockMode
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -59,10 +60,59 @@ class IssueCreate(Request):
 
 
 class Deadline(BaseModel):
+    """A customer promise (first response, resolution); `due_at` is None while its clock is
+    paused or stopped (the deadline moves with the pause)."""
+
     clock: SlaClockKind
-    due_at: datetime
+    due_at: datetime | None
     met_at: datetime | None
     breached: bool
+
+
+class ClockRead(BaseModel):
+    """One SLA clock as of `computed_at`; durations are ISO 8601 (business time, except
+    `paused`, which is wall time)."""
+
+    clock: SlaClockKind
+    mode: ClockMode
+    cycle: int
+    target: timedelta | None = Field(description="None: the clock measures, it has no budget")
+    elapsed: timedelta
+    remaining: timedelta | None
+    paused: timedelta
+    deadline: datetime | None = Field(description="When it breaches if it keeps running")
+    next_threshold: int | None = Field(description="The next percentage that fires")
+    next_threshold_at: datetime | None
+    warnings_fired: list[int]
+    breached: bool
+    stopped_at: datetime | None
+
+
+class SlaPolicyInfo(BaseModel):
+    """The policy snapshot the issue is measured against (taken at intake, or re-applied)."""
+
+    contract_level: ContractLevel | None = Field(
+        description="None when no policy covered the issue and the defaults apply"
+    )
+    severity: Severity
+    version: int = Field(description="The policy edit it was taken from; 0 = defaults")
+    fallback: bool
+    calendar: str
+    first_response: timedelta
+    resolution: timedelta
+    warnings: list[int]
+    breach_actions: list[BreachAction]
+    pause_while_waiting_for_rnd: bool
+
+
+class IssueSlaRead(BaseModel):
+    policy: SlaPolicyInfo
+    clocks: list[ClockRead] = Field(description="Customers see first_response and resolution")
+    paused: bool
+    at_risk: bool
+    breached: bool
+    next_breach_at: datetime | None
+    computed_at: datetime
 
 
 class IssueRead(BaseModel):
@@ -136,8 +186,49 @@ class CommentRead(BaseModel):
 class IssueDetail(IssueRead):
     description: str
     deadlines: list[Deadline]
+    sla: IssueSlaRead | None = None
     timeline: list[TimelineEntry]
     comments: list[CommentRead]
+
+
+class SlaHistoryEntry(BaseModel):
+    seq: int
+    at: datetime
+    kind: EventKind
+    actor_name: str
+    visibility: Visibility
+    summary: str
+    data: dict[str, Any]
+
+
+class IssueSlaHistory(BaseModel):
+    """The issue's clocks now and how they got there: policy applications, clock
+    transitions, warnings, breaches and severity changes, in timeline order."""
+
+    issue_id: str
+    sla: IssueSlaRead | None
+    history: list[SlaHistoryEntry]
+
+
+class AtRiskIssue(BaseModel):
+    issue_id: str
+    title: str
+    organisation_id: str
+    severity: Severity
+    state: IssueState
+    tier: Tier
+    owner_id: str | None
+    owner_name: str | None
+    next_deadline: datetime = Field(description="When the next clock breaches")
+    clock: SlaClockKind | None = Field(description="The clock that breaches next")
+    remaining: timedelta = Field(description="Business time left (zero when overdue)")
+    overdue: bool = Field(description="Past the deadline, breach not yet recorded")
+
+
+class AtRiskPage(BaseModel):
+    as_of: datetime
+    within: timedelta
+    items: list[AtRiskIssue]
 
 
 class IssuePage(BaseModel):
@@ -201,6 +292,36 @@ class ReopenBody(Request):
 
 class CancelBody(Request):
     reason: Body
+
+
+class SeverityBody(Request):
+    severity: Severity = Field(description="1 = production down … 4 = cosmetic")
+    reason: Body
+
+
+IssueId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class ReapplyOneBody(Request):
+    reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+
+
+class ReapplyBody(ReapplyOneBody):
+    issue_ids: Annotated[list[IssueId], Field(min_length=1, max_length=200)]
+
+
+class ReapplyResult(BaseModel):
+    issue_id: str
+    outcome: Literal["reapplied", "refused", "not_found"]
+    detail: str | None = None
+    issue: IssueRead | None = None
+
+
+class ReapplyReport(BaseModel):
+    results: list[ReapplyResult]
 
 
 # --- reference data -----------------------------------------------------------------------

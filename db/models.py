@@ -278,6 +278,18 @@ class IssueRow(Base):
     )
     tracker_last_error: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
     tracker_attempts: Mapped[int] = mapped_column(sa.Integer(), default=0, server_default="0")
+    # The `IssueSla` snapshot (policy + clocks) as JSON; the API derives clock views from it.
+    sla: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(), nullable=True)
+    sla_paused: Mapped[bool] = mapped_column(
+        sa.Boolean(), default=False, server_default=sa.false(), index=True
+    )
+    sla_at_risk: Mapped[bool] = mapped_column(
+        sa.Boolean(), default=False, server_default=sa.false(), index=True
+    )
+    # When the current tier's budget (an internal OLA) breaches next; staff's at-risk list.
+    ola_next_deadline: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
     revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 

@@ -106,8 +106,13 @@ class ClosureOutcome(StrEnum):
 
 
 class SlaClockKind(StrEnum):
+    """The clocks an issue runs: the two customer promises, then each tier's budget (OLA)."""
+
     FIRST_RESPONSE = "first_response"
     RESOLUTION = "resolution"
+    TIER_1 = "tier_1"
+    TIER_2 = "tier_2"
+    TIER_3 = "tier_3"
 
 
 class EventKind(StrEnum):
@@ -130,6 +135,10 @@ class EventKind(StrEnum):
     REOPENED = "reopened"
     CANCELLED = "cancelled"
     SLA_BREACHED = "sla_breached"
+    SLA_WARNING = "sla_warning"
+    SLA_CLOCKS = "sla_clocks"
+    SLA_POLICY_APPLIED = "sla_policy_applied"
+    SEVERITY_CHANGED = "severity_changed"
     ARCHIVED = "archived"
     DEFECT_LINKED = "defect_linked"
     TRACKER_SYNC_FAILED = "tracker_sync_failed"

@@ -4,19 +4,30 @@
 (timeline events, a comment, notifications) that the workflow then carries out through
 activities. Validators call the `check_*` methods, handlers the command methods, so a
 command the state forbids is refused with the same reason in both places.
+
+The state machine is split by concern: `case_base` (recording), `case_sla` (the SLA
+promise and its clocks), `case_tracker` (the R&D defect); `IssueCase` here holds the
+lifecycle itself and is the one class the workflow uses.
 """
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.case_base import (
+    CUSTOMER_SIDE,
+    OPEN_STATES,
+    REASSIGNABLE_STATES,
+    WORKING_STATES,
+    CommandRejected,
+    Effects,
+    FollowUp,
+)
+from domain.case_sla import SlaRules
+from domain.case_tracker import TrackerRules, defect_outcome_applies
 from domain.enums import (
-    ActorKind,
     ClosureOutcome,
-    DefectOutcome,
     EventKind,
     IssueState,
-    SlaClockKind,
     Tier,
     Visibility,
 )
@@ -28,121 +39,31 @@ from domain.models import (
     Audience,
     CancelCommand,
     CommentCommand,
-    CommentRecord,
     ConfirmClosureCommand,
     CustomerReplyCommand,
-    DefectChange,
-    DefectComment,
-    DefectLink,
     Entitlement,
     EscalateCommand,
     IssueIntake,
     IssueStatus,
     LifecycleConfig,
-    LinkDefectCommand,
-    Notification,
     OwnerChoice,
     ProposeResolutionCommand,
     ReopenCommand,
     RequestInfoCommand,
-    RetryTrackerSyncCommand,
-    SlaClock,
-    TimelineEvent,
 )
-
-WORKING_STATES = frozenset({IssueState.IN_PROGRESS, IssueState.ESCALATED})
-OPEN_STATES = frozenset(s for s in IssueState if s not in (IssueState.CLOSED, IssueState.CANCELLED))
-REASSIGNABLE_STATES = frozenset(
-    {
-        IssueState.ACCEPTED,
-        IssueState.ASSIGNED,
-        IssueState.IN_PROGRESS,
-        IssueState.ESCALATED,
-        IssueState.WAITING_CUSTOMER,
-        IssueState.AWAITING_CONFIRMATION,
-    }
-)
-CUSTOMER_SIDE = frozenset({ActorKind.CUSTOMER, ActorKind.INTEGRATION})
-# Where a reopened defect pulls its issues back to R&D from (fixed or refused earlier).
-DEFECT_REOPEN_STATES = frozenset(
-    {IssueState.IN_PROGRESS, IssueState.ESCALATED, IssueState.AWAITING_CONFIRMATION}
-)
+from domain.sla import ResolvedPolicy
+from domain.sla_tracking import IssueSla
 
 
-def defect_outcome_applies(state: IssueState, tier: Tier, outcome: DefectOutcome) -> bool:
-    """Whether an issue in this state and tier waits for this tracker outcome; shared by the
-    workflow and the tracker poll (which reads the read model, so it can skip stale changes)."""
-    waiting = state == IssueState.ESCALATED and tier == Tier.RND
-    if outcome == DefectOutcome.REOPENED:
-        return state in DEFECT_REOPEN_STATES and not waiting
-    return waiting
-
-
-class CommandRejected(Exception):
-    """A command the issue's current state does not allow; the message is shown to the client."""
-
-
-@dataclass
-class Effects:
-    """What one step changed, for the workflow to record and announce."""
-
-    events: list[TimelineEvent] = field(default_factory=list)
-    comment: CommentRecord | None = None
-    notifications: list[Notification] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.comment or self.notifications)
-
-
-def _waiting_for(status: IssueStatus) -> str:
-    owner = status.owner.engineer_name if status.owner else None
-    match status.state:
-        case IssueState.NEW:
-            return "registration"
-        case IssueState.ACCEPTED:
-            return "assignment to a tier-1 engineer"
-        case IssueState.ASSIGNED:
-            return f"first response by {owner}"
-        case IssueState.IN_PROGRESS:
-            return f"work by {owner}" if owner else "an owner"
-        case IssueState.ESCALATED:
-            who = owner or f"a tier-{int(status.tier)} engineer to take it"
-            return f"tier-{int(status.tier)} work by {who}" if owner else who
-        case IssueState.WAITING_CUSTOMER:
-            return "the customer's reply"
-        case IssueState.RESOLVED | IssueState.AWAITING_CONFIRMATION:
-            return "the customer's confirmation"
-        case IssueState.CLOSED:
-            return (
-                "nothing; the customer may reopen until the window ends"
-                if not (status.archived_at)
-                else "nothing"
-            )
-        case IssueState.CANCELLED:
-            return "nothing"
-
-
-class IssueCase:
-    """One issue's lifecycle state plus the counter that makes every record id deterministic."""
-
-    def __init__(self, status: IssueStatus, config: LifecycleConfig, seq: int = 0) -> None:
-        self.status = status
-        self.config = config
-        self.seq = seq
+class IssueCase(SlaRules, TrackerRules):
+    """The whole lifecycle: construction, the automatic steps and the commands (the SLA and
+    tracker rules come from their own modules)."""
 
     # --- construction ------------------------------------------------------------------
 
     @classmethod
     def open(cls, intake: IssueIntake, config: LifecycleConfig) -> "IssueCase":
-        """A NEW issue whose SLA clocks start when the customer reported it."""
-        targets = config.sla_targets[intake.severity]
-        clocks = (
-            SlaClock(
-                kind=SlaClockKind.FIRST_RESPONSE,
-                due_at=intake.created_at + targets.first_response,
-            ),
-            SlaClock(kind=SlaClockKind.RESOLUTION, due_at=intake.created_at + targets.resolution),
-        )
+        """A NEW issue; its SLA clocks start (from the report's time) once the policy is known."""
         status = IssueStatus(
             issue_id=intake.issue_id,
             organisation_id=intake.organisation_id,
@@ -152,106 +73,12 @@ class IssueCase:
             severity=intake.severity,
             service_mode=intake.service_mode,
             state=IssueState.NEW,
-            clocks=clocks,
             created_at=intake.created_at,
             waiting_for="registration",
         )
         return cls(status, config)
 
     # --- helpers -----------------------------------------------------------------------
-
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def _update(self, **changes: Any) -> None:
-        status = self.status.model_copy(update=changes)
-        self.status = status.model_copy(update={"waiting_for": _waiting_for(status)})
-
-    def _event(
-        self,
-        effects: Effects,
-        kind: EventKind,
-        at: datetime,
-        actor: Actor,
-        *,
-        summary: str = "",
-        from_state: IssueState | None = None,
-        visibility: Visibility = Visibility.PUBLIC,
-        data: dict[str, str | int | None] | None = None,
-    ) -> None:
-        seq = self._next_seq()
-        effects.events.append(
-            TimelineEvent(
-                issue_id=self.status.issue_id,
-                seq=seq,
-                at=at,
-                kind=kind,
-                actor=actor,
-                from_state=from_state,
-                to_state=self.status.state,
-                visibility=visibility,
-                summary=summary,
-                data=data or {},
-            )
-        )
-        self._update(revision=seq)
-
-    def _comment(
-        self, effects: Effects, at: datetime, author: Actor, body: str, visibility: Visibility
-    ) -> None:
-        effects.comment = CommentRecord(
-            comment_id=f"{self.status.issue_id}:c{self._next_seq()}",
-            issue_id=self.status.issue_id,
-            at=at,
-            author=author,
-            body=body,
-            visibility=visibility,
-        )
-        self._update(revision=self.seq)
-
-    def _notify(
-        self,
-        effects: Effects,
-        kind: str,
-        at: datetime,
-        audience: Audience,
-        subject: str,
-        data: dict[str, str | int | None] | None = None,
-    ) -> None:
-        effects.notifications.append(
-            Notification(
-                notification_id=f"{self.status.issue_id}:n{self._next_seq()}",
-                issue_id=self.status.issue_id,
-                kind=kind,
-                audience=audience,
-                subject=subject,
-                at=at,
-                data=data or {},
-            )
-        )
-        self._update(revision=self.seq)
-
-    def _set_clock(self, kind: SlaClockKind, clock: SlaClock) -> None:
-        self._update(clocks=tuple(clock if c.kind == kind else c for c in self.status.clocks))
-
-    def _meet_clock(self, kind: SlaClockKind, at: datetime) -> None:
-        clock = self.status.clock(kind)
-        if clock is not None and clock.met_at is None:
-            self._set_clock(kind, clock.model_copy(update={"met_at": at}))
-
-    def _require_state(self, allowed: frozenset[IssueState], action: str) -> None:
-        if self.status.state not in allowed:
-            names = ", ".join(sorted(s.value for s in allowed))
-            raise CommandRejected(
-                f"cannot {action} an issue in state '{self.status.state.value}' "
-                f"(allowed in: {names})"
-            )
-
-    @property
-    def finished(self) -> bool:
-        """True once nothing more can happen: cancelled, or closed past its reopen window."""
-        return self.status.state == IssueState.CANCELLED or self.status.archived_at is not None
 
     # --- automatic steps ---------------------------------------------------------------
 
@@ -260,10 +87,16 @@ class IssueCase:
         self._event(effects, EventKind.CREATED, now, reporter, summary=self.status.title)
         return effects
 
-    def accept(self, entitlement: Entitlement, now: datetime) -> Effects:
+    def accept(
+        self, entitlement: Entitlement, now: datetime, policy: ResolvedPolicy | None = None
+    ) -> Effects:
+        """Classify and take the SLA promise: the resolved policy, or the default targets when
+        no policy covers the contract level and severity. The clocks count from the report."""
         effects = Effects()
         previous = self.status.state
-        self._update(state=IssueState.ACCEPTED, entitlement=entitlement, accepted_at=now)
+        resolved, fallback = self._policy_or_default(policy, self.status.severity)
+        sla = IssueSla.begin(resolved, self.status.created_at, fallback)
+        self._update(state=IssueState.ACCEPTED, entitlement=entitlement, accepted_at=now, sla=sla)
         self._event(
             effects,
             EventKind.ACCEPTED,
@@ -277,6 +110,7 @@ class IssueCase:
                 "warranty_status": entitlement.warranty_status.value,
             },
         )
+        self._policy_event(effects, now, SYSTEM_ACTOR, "applied at intake")
         return effects
 
     def assign_initial(self, owner: OwnerChoice, now: datetime) -> Effects:
@@ -328,28 +162,7 @@ class IssueCase:
 
     def on_time(self, now: datetime) -> Effects:
         """Fire everything due at `now`: SLA breaches, the confirmation reminder, auto-close."""
-        effects = Effects()
-        if self.status.state in OPEN_STATES:
-            for clock in self.status.clocks:
-                if clock.running and clock.due_at <= now:
-                    self._set_clock(clock.kind, clock.model_copy(update={"breached_at": now}))
-                    self._event(
-                        effects,
-                        EventKind.SLA_BREACHED,
-                        now,
-                        SYSTEM_ACTOR,
-                        visibility=Visibility.INTERNAL,
-                        summary=f"{clock.kind.value} deadline {clock.due_at.isoformat()} missed",
-                        data={"clock": clock.kind.value, "due_at": clock.due_at.isoformat()},
-                    )
-                    self._notify(
-                        effects,
-                        "sla_breached",
-                        now,
-                        Audience(owner_manager=True),
-                        f"SLA breach on {self.status.issue_id}: {clock.kind.value}",
-                        {"clock": clock.kind.value, "due_at": clock.due_at.isoformat()},
-                    )
+        effects = self.sla_due(now)
         s = self.status
         if s.state == IssueState.AWAITING_CONFIRMATION:
             if s.auto_close_at is not None and s.auto_close_at <= now:
@@ -397,8 +210,10 @@ class IssueCase:
         """The earliest instant at which `on_time` has something to do."""
         s = self.status
         candidates: list[datetime] = []
-        if s.state in OPEN_STATES:
-            candidates.extend(c.due_at for c in s.clocks if c.running)
+        if s.state in OPEN_STATES and s.sla is not None:
+            checkpoint = s.sla.next_checkpoint
+            if checkpoint is not None:
+                candidates.append(checkpoint)
         if s.state == IssueState.AWAITING_CONFIRMATION:
             if s.auto_close_at is not None:
                 candidates.append(s.auto_close_at)
@@ -450,30 +265,6 @@ class IssueCase:
                 raise CommandRejected("only an escalation to tier 3 (R&D) can name a defect")
             self._require_tracker()
 
-    def _require_tracker(self) -> None:
-        if not self.config.tracker_enabled:
-            raise CommandRejected("no defect tracker is configured for this issue")
-
-    def check_link_defect(self, cmd: LinkDefectCommand) -> None:
-        self._require_tracker()
-        if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
-            raise CommandRejected(
-                "only an issue escalated to tier 3 (R&D) can be linked to a defect; "
-                f"this one is {self.status.state.value} at tier {int(self.status.tier)}"
-            )
-        if self.status.defect_key is not None:
-            raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
-
-    def wants_defect(self) -> bool:
-        """Escalated to R&D with a tracker but no defect yet: one must be created."""
-        s = self.status
-        return (
-            self.config.tracker_enabled
-            and s.state == IssueState.ESCALATED
-            and s.tier == Tier.RND
-            and s.defect_key is None
-        )
-
     def check_request_info(self, cmd: RequestInfoCommand) -> None:
         self._require_state(WORKING_STATES, "request information on")
 
@@ -504,7 +295,6 @@ class IssueCase:
         effects = Effects()
         previous = self.status.state
         self._update(state=IssueState.IN_PROGRESS, first_response_at=now)
-        self._meet_clock(SlaClockKind.FIRST_RESPONSE, now)
         self._event(effects, EventKind.ACKNOWLEDGED, now, cmd.actor, from_state=previous)
         if cmd.message:
             self._comment(effects, now, cmd.actor, cmd.message, Visibility.PUBLIC)
@@ -528,7 +318,6 @@ class IssueCase:
             and self.status.first_response_at is None
         ):
             self._update(first_response_at=now)
-            self._meet_clock(SlaClockKind.FIRST_RESPONSE, now)
         self._event(
             effects,
             EventKind.COMMENTED,
@@ -602,236 +391,6 @@ class IssueCase:
 
     # --- the defect tracker ------------------------------------------------------------
 
-    def link_defect(self, link: DefectLink, now: datetime, actor: Actor) -> Effects:
-        """Remember the defect the issue waits on (created by us or named by an engineer)."""
-        effects = Effects()
-        self._update(defect_key=link.key, defect_url=link.url, tracker_sync_error=None)
-        how = "created" if link.created else "linked"
-        self._event(
-            effects,
-            EventKind.DEFECT_LINKED,
-            now,
-            actor,
-            visibility=Visibility.INTERNAL,
-            summary=f"R&D defect {link.key} {how}",
-            data={"defect_key": link.key, "defect_url": link.url, "created": int(link.created)},
-        )
-        return effects
-
-    def tracker_sync_failed(self, reason: str, now: datetime) -> Effects:
-        """The tracker refused for good: visible on the issue, managers told, issue unchanged."""
-        effects = Effects()
-        self._update(tracker_sync_error=reason[:500])
-        self._event(
-            effects,
-            EventKind.TRACKER_SYNC_FAILED,
-            now,
-            SYSTEM_ACTOR,
-            visibility=Visibility.INTERNAL,
-            summary=f"the defect could not be created: {reason[:500]}",
-        )
-        self._notify(
-            effects,
-            "tracker_sync_failed",
-            now,
-            Audience(owner=True, owner_manager=True),
-            f"{self.status.issue_id}: the R&D defect could not be created; link one by hand",
-            {"reason": reason[:500]},
-        )
-        return effects
-
-    def check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
-        self._require_tracker()
-        if self.status.defect_key is not None:
-            raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
-        if self.status.tracker_sync_error is None:
-            raise CommandRejected("the defect tracker sync has not failed for this issue")
-        if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
-            raise CommandRejected(
-                "only an issue waiting on R&D needs its defect; "
-                f"this one is {self.status.state.value} at tier {int(self.status.tier)}"
-            )
-
-    def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand, now: datetime) -> Effects:
-        """Clear the error and record who retried; the workflow then creates the defect again."""
-        self.check_retry_tracker_sync(cmd)
-        effects = Effects()
-        previous = self.status.tracker_sync_error
-        self._update(tracker_sync_error=None)
-        self._event(
-            effects,
-            EventKind.TRACKER_SYNC_RETRIED,
-            now,
-            cmd.actor,
-            visibility=Visibility.INTERNAL,
-            summary=f"defect creation retried after: {previous}",
-        )
-        return effects
-
-    def defect_change_applies(self, change: DefectChange) -> bool:
-        """Whether the issue is still in a state this tracker change is meant for."""
-        s = self.status
-        if s.defect_key != change.defect_key:
-            return False
-        return defect_outcome_applies(s.state, s.tier, change.outcome)
-
-    def defect_commented(self, comment: DefectComment, now: datetime) -> Effects:
-        """R&D's comment becomes an internal comment for the owner (never shown to customers,
-        never mirrored back to the tracker); a comment on another defect is ignored."""
-        effects = Effects()
-        if self.status.defect_key != comment.defect_key:
-            return effects
-        author = Actor(
-            kind=ActorKind.INTEGRATION,
-            id="tracker",
-            name=f"R&D {comment.author_name} on {comment.defect_key}"[:200],
-        )
-        self._comment(effects, now, author, comment.body, Visibility.INTERNAL)
-        self._event(
-            effects,
-            EventKind.DEFECT_COMMENTED,
-            now,
-            author,
-            visibility=Visibility.INTERNAL,
-            summary=f"R&D commented on {comment.defect_key}",
-            data={"defect_key": comment.defect_key, "tracker_comment_id": comment.comment_id},
-        )
-        self._notify(
-            effects,
-            "defect_commented",
-            now,
-            Audience(owner=True),
-            f"{self.status.issue_id}: R&D commented on {comment.defect_key}",
-        )
-        return effects
-
-    def defect_changed(
-        self, change: DefectChange, now: datetime, owner: OwnerChoice | None
-    ) -> Effects:
-        """Apply R&D's decision; a change that no longer fits is recorded and ignored."""
-        if not self.defect_change_applies(change):
-            effects = Effects()
-            self._event(
-                effects,
-                EventKind.DEFECT_UPDATE_IGNORED,
-                now,
-                SYSTEM_ACTOR,
-                visibility=Visibility.INTERNAL,
-                summary=f"{change.defect_key} is now {change.outcome.value}; nothing to do for "
-                f"an issue {self.status.state.value} at tier {int(self.status.tier)}",
-                data={"defect_key": change.defect_key, "dedupe_key": change.dedupe_key},
-            )
-            return effects
-        if change.outcome == DefectOutcome.FIXED:
-            return self._defect_fixed(change, now)
-        if change.outcome == DefectOutcome.WONT_FIX:
-            return self._defect_wont_fix(change, now, owner)
-        return self._defect_reopened(change, now, owner)
-
-    def _defect_fixed(self, change: DefectChange, now: datetime) -> Effects:
-        effects = Effects()
-        previous = self.status.state
-        versions = ", ".join(change.fix_versions) or "the next release"
-        self._update(
-            state=IssueState.IN_PROGRESS, tier=Tier.FRONTLINE, owner=self.status.tier1_owner
-        )
-        self._event(
-            effects,
-            EventKind.DEFECT_FIXED,
-            now,
-            SYSTEM_ACTOR,
-            from_state=previous,
-            summary=f"fix available in {versions}",
-            data={"defect_key": change.defect_key, "fix_versions": versions},
-        )
-        if self.status.owner is not None:
-            self._notify(
-                effects,
-                "defect_fixed",
-                now,
-                Audience(owner=True),
-                f"{self.status.issue_id}: R&D fixed {change.defect_key} (in {versions})",
-            )
-        proposal = ProposeResolutionCommand(
-            actor=SYSTEM_ACTOR,
-            summary=f"R&D fixed the defect behind this issue; the fix is available in {versions}.",
-        )
-        more = self.propose_resolution(proposal, now)
-        effects.events.extend(more.events)
-        effects.comment = more.comment
-        effects.notifications.extend(more.notifications)
-        return effects
-
-    def _defect_wont_fix(
-        self, change: DefectChange, now: datetime, owner: OwnerChoice | None
-    ) -> Effects:
-        effects = Effects()
-        previous = self.status.state
-        reason = change.reason or "no reason given"
-        self._update(state=IssueState.ESCALATED, tier=Tier.EXPERT, owner=owner)
-        self._event(
-            effects,
-            EventKind.DEFECT_WONT_FIX,
-            now,
-            SYSTEM_ACTOR,
-            from_state=previous,
-            visibility=Visibility.INTERNAL,
-            summary=f"R&D will not fix {change.defect_key}: {reason}; back to tier 2",
-            data={"defect_key": change.defect_key, "reason": reason[:500]},
-        )
-        self._notify_owner_or_managers(effects, now, owner, f"R&D will not fix: {reason[:200]}")
-        return effects
-
-    def _defect_reopened(
-        self, change: DefectChange, now: datetime, owner: OwnerChoice | None
-    ) -> Effects:
-        effects = Effects()
-        previous = self.status.state
-        self._update(
-            state=IssueState.ESCALATED,
-            tier=Tier.RND,
-            owner=owner,
-            resolved_at=None,
-            confirmation_reminder_at=None,
-            auto_close_at=None,
-            confirmation_reminded=False,
-        )
-        resolution = self.status.clock(SlaClockKind.RESOLUTION)
-        if resolution is not None and resolution.breached_at is None:
-            self._set_clock(SlaClockKind.RESOLUTION, resolution.model_copy(update={"met_at": None}))
-        self._event(
-            effects,
-            EventKind.DEFECT_REOPENED,
-            now,
-            SYSTEM_ACTOR,
-            from_state=previous,
-            summary=f"R&D reopened {change.defect_key}; waiting for R&D again",
-            data={"defect_key": change.defect_key},
-        )
-        self._notify_owner_or_managers(effects, now, owner, f"{change.defect_key} was reopened")
-        return effects
-
-    def _notify_owner_or_managers(
-        self, effects: Effects, now: datetime, owner: OwnerChoice | None, why: str
-    ) -> None:
-        tier = int(self.status.tier)
-        if owner is not None:
-            self._notify(
-                effects,
-                "issue_escalated",
-                now,
-                Audience(engineer_id=owner.engineer_id),
-                f"{self.status.issue_id} is back with you (tier {tier}): {why}",
-            )
-        else:
-            self._notify(
-                effects,
-                "issue_escalated_unowned",
-                now,
-                Audience(owner_manager=True),
-                f"{self.status.issue_id} is back at tier {tier} with no engineer available",
-            )
-
     def request_info(self, cmd: RequestInfoCommand, now: datetime) -> Effects:
         self.check_request_info(cmd)
         effects = Effects()
@@ -840,7 +399,6 @@ class IssueCase:
         self._comment(effects, now, cmd.actor, cmd.question, Visibility.PUBLIC)
         if self.status.first_response_at is None:
             self._update(first_response_at=now)
-            self._meet_clock(SlaClockKind.FIRST_RESPONSE, now)
         self._event(effects, EventKind.INFO_REQUESTED, now, cmd.actor, from_state=previous)
         self._notify(
             effects,
@@ -881,7 +439,6 @@ class IssueCase:
         self._update(
             state=IssueState.RESOLVED, resolved_at=now, resolution_summary=cmd.summary[:2000]
         )
-        self._meet_clock(SlaClockKind.RESOLUTION, now)
         self._comment(effects, now, cmd.actor, cmd.summary, Visibility.PUBLIC)
         self._event(effects, EventKind.RESOLUTION_PROPOSED, now, cmd.actor, from_state=previous)
         self._update(
@@ -933,9 +490,6 @@ class IssueCase:
             confirmation_reminded=False,
             satisfaction=cmd.satisfaction,
         )
-        resolution = self.status.clock(SlaClockKind.RESOLUTION)
-        if resolution is not None and resolution.breached_at is None:
-            self._set_clock(SlaClockKind.RESOLUTION, resolution.model_copy(update={"met_at": None}))
         self._event(
             effects,
             EventKind.RESOLUTION_REJECTED,
@@ -996,7 +550,6 @@ class IssueCase:
     def reopen(self, cmd: ReopenCommand, now: datetime) -> Effects:
         self.check_reopen(cmd, now)
         effects = Effects()
-        targets = self.config.sla_targets[self.status.severity]
         self._update(
             state=IssueState.IN_PROGRESS,
             closed_at=None,
@@ -1004,10 +557,7 @@ class IssueCase:
             reopen_until=None,
             resolved_at=None,
             reopen_count=self.status.reopen_count + 1,
-        )
-        self._set_clock(
-            SlaClockKind.RESOLUTION,
-            SlaClock(kind=SlaClockKind.RESOLUTION, due_at=now + targets.resolution),
+            sla=self.status.sla.reopened(now) if self.status.sla else None,
         )
         self._comment(effects, now, cmd.actor, cmd.reason, Visibility.PUBLIC)
         self._event(effects, EventKind.REOPENED, now, cmd.actor, from_state=IssueState.CLOSED)
@@ -1036,3 +586,15 @@ class IssueCase:
             f"{self.status.issue_id} was cancelled",
         )
         return effects
+
+    # --- SLA commands ------------------------------------------------------------------
+
+
+__all__ = [
+    "OPEN_STATES",
+    "CommandRejected",
+    "Effects",
+    "FollowUp",
+    "IssueCase",
+    "defect_outcome_applies",
+]

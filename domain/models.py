@@ -21,6 +21,8 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
+from domain.sla import ResolvedPolicy, SlaClock
+from domain.sla_tracking import IssueSla
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -96,19 +98,6 @@ class OwnerChoice(Contract):
     tier: Tier
 
 
-class SlaClock(Contract):
-    """One SLA clock: when it is due, and whether it was met or breached (each at most once)."""
-
-    kind: SlaClockKind
-    due_at: datetime
-    met_at: datetime | None = None
-    breached_at: datetime | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.met_at is None and self.breached_at is None
-
-
 class IssueStatus(Contract):
     """The live state of an issue: the workflow query result and the read-model projection."""
 
@@ -125,7 +114,7 @@ class IssueStatus(Contract):
     owner: OwnerChoice | None = None
     tier1_owner: OwnerChoice | None = None
     entitlement: Entitlement | None = None
-    clocks: tuple[SlaClock, ...] = ()
+    sla: IssueSla | None = None
     waiting_for: str = ""
     created_at: datetime
     accepted_at: datetime | None = None
@@ -150,16 +139,16 @@ class IssueStatus(Contract):
     revision: int = 0
 
     def clock(self, kind: SlaClockKind) -> SlaClock | None:
-        return next((c for c in self.clocks if c.kind == kind), None)
+        return self.sla.clock(kind) if self.sla else None
 
     @property
     def next_deadline(self) -> datetime | None:
-        due = [c.due_at for c in self.clocks if c.running]
-        return min(due) if due else None
+        """The next breach if nothing changes (None while every clock is paused or stopped)."""
+        return self.sla.next_breach_at if self.sla else None
 
     @property
     def breached(self) -> bool:
-        return any(c.breached_at is not None for c in self.clocks)
+        return self.sla.breached if self.sla else False
 
 
 class TimelineEvent(Contract):
@@ -330,6 +319,32 @@ class ReopenCommand(Command):
 
 class CancelCommand(Command):
     reason: Text
+
+
+class ChangeSeverityCommand(Command):
+    """Re-rate the impact; the clocks keep their history and take the new severity's targets."""
+
+    severity: Severity
+    reason: Text
+
+
+class ReapplySlaCommand(Command):
+    """Measure the issue against the current policy (an admin's explicit choice)."""
+
+    reason: Text | None = None
+
+
+class SlaPolicyQuery(Contract):
+    organisation_id: str
+    contract_level: ContractLevel | None
+    severity: Severity
+    on: date
+
+
+class SlaPolicyAnswer(Contract):
+    """The policy in force, or None when none covers the combination (defaults apply)."""
+
+    policy: ResolvedPolicy | None = None
 
 
 class CommandResult(Contract):

@@ -113,6 +113,9 @@ class SlaClock(BaseModel):
     paused_total: timedelta = timedelta(0)
     stopped_at: datetime | None = None
     fired: tuple[int, ...] = ()
+    # The running spans of this cycle that have ended: the recorded history a re-applied
+    # policy (another calendar) recounts `consumed` from, instead of starting over.
+    segments: tuple[tuple[datetime, datetime], ...] = ()
 
     @classmethod
     def start(
@@ -138,6 +141,20 @@ class SlaClock(BaseModel):
     def breached(self) -> bool:
         return BREACH in self.fired
 
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_at is not None
+
+    @property
+    def budgeted(self) -> bool:
+        """False for a clock that only measures (a tier the policy gives no budget of its own)."""
+        return BREACH in self.thresholds
+
+    @property
+    def warned(self) -> bool:
+        """A warning fired this cycle: the clock is at risk (breached is a separate state)."""
+        return any(p < BREACH for p in self.fired)
+
     def elapsed(self, calendar: BusinessCalendar, now: datetime) -> timedelta:
         """Business time counted so far (paused and stopped time excluded)."""
         if self.running_since is None:
@@ -162,7 +179,8 @@ class SlaClock(BaseModel):
         return calendar.add_business_time(self.running_since, needed)
 
     def deadline(self, calendar: BusinessCalendar) -> datetime | None:
-        return self.instant_of(calendar, BREACH)
+        """When the clock breaches if it keeps running; None if paused, stopped or unbudgeted."""
+        return self.instant_of(calendar, BREACH) if self.budgeted else None
 
     def next_checkpoint(self, calendar: BusinessCalendar) -> tuple[datetime, int] | None:
         """The next threshold still to fire and its instant; the workflow sleeps until it."""
@@ -195,6 +213,7 @@ class SlaClock(BaseModel):
                 "consumed": self.elapsed(calendar, now),
                 "running_since": None,
                 "paused_since": now,
+                "segments": (*self.segments, (self.running_since, now)),
             }
         )
 
@@ -242,8 +261,75 @@ class SlaClock(BaseModel):
                 "paused_total": timedelta(0),
                 "stopped_at": None,
                 "fired": (),
+                "segments": (),
             }
         )
+
+    def retarget(
+        self, calendar: BusinessCalendar, target: timedelta, thresholds: tuple[int, ...]
+    ) -> Self:
+        """The same history measured against another policy: the business time already
+        counted is recomputed from the recorded spans in `calendar`, the target and the
+        thresholds replaced. What fired this cycle stays fired (nothing fires twice); a
+        threshold the new target puts in the past fires at the next check."""
+        consumed = sum(
+            (calendar.business_time_between(start, end) for start, end in self.segments),
+            timedelta(),
+        )
+        return self.model_copy(
+            update={"target": target, "thresholds": thresholds, "consumed": consumed}
+        )
+
+    def view(self, calendar: BusinessCalendar, now: datetime) -> "ClockView":
+        """Elapsed, remaining and paused time at `now`, for people (query, API, read model)."""
+        upcoming = self.next_checkpoint(calendar)
+        if self.stopped:
+            mode = ClockMode.STOPPED
+        elif self.paused:
+            mode = ClockMode.PAUSED
+        else:
+            mode = ClockMode.RUNNING
+        return ClockView(
+            clock=self.name,
+            mode=mode,
+            cycle=self.cycle,
+            target=self.target if self.budgeted else None,
+            elapsed=self.elapsed(calendar, now),
+            remaining=self.remaining(calendar, now) if self.budgeted else None,
+            paused=self.paused_for(now),
+            deadline=self.deadline(calendar),
+            next_threshold=upcoming[1] if upcoming else None,
+            next_threshold_at=upcoming[0] if upcoming else None,
+            warnings_fired=tuple(p for p in self.fired if p < BREACH),
+            breached=self.breached,
+            stopped_at=self.stopped_at,
+        )
+
+
+class ClockMode(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class ClockView(BaseModel):
+    """One clock as people see it; computed, never stored as truth."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock: str
+    mode: ClockMode
+    cycle: int
+    target: timedelta | None = Field(description="None: the clock measures, it has no budget")
+    elapsed: timedelta
+    remaining: timedelta | None
+    paused: timedelta
+    deadline: datetime | None = Field(description="when it breaches if it keeps running")
+    next_threshold: int | None
+    next_threshold_at: datetime | None
+    warnings_fired: tuple[int, ...]
+    breached: bool
+    stopped_at: datetime | None
 
 
 class SeverityTargets(BaseModel):

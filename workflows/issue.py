@@ -18,13 +18,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
-    from domain.enums import ActorKind, DefectOutcome, EventKind, Tier, Visibility
-    from domain.lifecycle import CommandRejected, Effects, IssueCase
+    from domain.enums import ActorKind, DefectOutcome, EventKind, Severity, Tier, Visibility
+    from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
         AcknowledgeCommand,
         AssignCommand,
         CancelCommand,
+        ChangeSeverityCommand,
         CommandResult,
         CommentCommand,
         ConfirmClosureCommand,
@@ -46,11 +47,14 @@ with workflow.unsafe.imports_passed_through():
         OwnerQuery,
         ProductQuery,
         ProposeResolutionCommand,
+        ReapplySlaCommand,
         RecordBatch,
         ReopenCommand,
         RequestInfoCommand,
         RetryTrackerSyncCommand,
+        SlaPolicyQuery,
     )
+    from domain.sla import ResolvedPolicy
     from workflows.search_attributes import updates_for
 
 COMMAND_REJECTED = "CommandRejected"
@@ -228,6 +232,7 @@ class IssueWorkflow:
         """A Signal, not an Update: the tracker cannot be refused, and a change that no longer
         fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
         async with self._turn():
+            await self._catch_up()
             owner = None
             if self._case.defect_change_applies(change):
                 if change.outcome == DefectOutcome.WONT_FIX:
@@ -285,6 +290,33 @@ class IssueWorkflow:
         self._check(lambda: self._case.check_reopen(cmd, workflow.now()))
 
     @workflow.update
+    async def change_severity(self, cmd: ChangeSeverityCommand) -> CommandResult:
+        """Re-rate the impact: the new severity's policy is looked up, the clocks keep their
+        history, and R&D hears of it on the linked defect."""
+        async with self._turn():
+            self._check(lambda: self._case.check_change_severity(cmd))
+            await self._catch_up()
+            policy = await self._resolve_policy(cmd.severity)
+            return await self._execute(lambda now: self._case.change_severity(cmd, policy, now))
+
+    @change_severity.validator
+    def _validate_change_severity(self, cmd: ChangeSeverityCommand) -> None:
+        self._check(lambda: self._case.check_change_severity(cmd))
+
+    @workflow.update
+    async def reapply_sla(self, cmd: ReapplySlaCommand) -> CommandResult:
+        """Measure the issue against the policy as it is now (an admin's explicit command)."""
+        async with self._turn():
+            self._check(lambda: self._case.check_reapply_sla(cmd))
+            await self._catch_up()
+            policy = await self._resolve_policy(self._case.status.severity)
+            return await self._execute(lambda now: self._case.reapply_sla(cmd, policy, now))
+
+    @reapply_sla.validator
+    def _validate_reapply_sla(self, cmd: ReapplySlaCommand) -> None:
+        self._check(lambda: self._case.check_reapply_sla(cmd))
+
+    @workflow.update
     async def cancel(self, cmd: CancelCommand) -> CommandResult:
         return await self._command(lambda now: self._case.cancel(cmd, now))
 
@@ -313,8 +345,14 @@ class IssueWorkflow:
         async with self._turn():
             return await self._execute(step)
 
+    async def _catch_up(self) -> None:
+        """Record SLA thresholds that came due before this command (the timer may not have
+        run yet, e.g. after a worker outage), so the command cannot hide a breach."""
+        await self._apply(self._case.sla_due(workflow.now()))
+
     async def _execute(self, step: Callable[..., Effects]) -> CommandResult:
         """Apply a command under the lock (the state may have moved since validation)."""
+        await self._catch_up()
         try:
             effects = step(workflow.now())
         except CommandRejected as exc:
@@ -340,7 +378,18 @@ class IssueWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_MODEL_RETRY,
         )
-        await self._apply(self._case.accept(entitlement, workflow.now()))
+        policy = await workflow.execute_activity_method(
+            ReadModelActivities.resolve_sla_policy,
+            SlaPolicyQuery(
+                organisation_id=intake.organisation_id,
+                contract_level=entitlement.level,
+                severity=intake.severity,
+                on=intake.created_at.date(),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        await self._apply(self._case.accept(entitlement, workflow.now(), policy.policy))
         owner = await self._choose_owner(Tier.FRONTLINE)
         if owner is None:
             await self._apply(self._case.no_owner_available(workflow.now(), Tier.FRONTLINE))
@@ -402,6 +451,51 @@ class IssueWorkflow:
             await self._apply(self._case.link_defect(link, workflow.now(), SYSTEM_ACTOR))
             self._changed = True
 
+    async def _resolve_policy(self, severity: Severity) -> ResolvedPolicy | None:
+        """The policy in force now for the issue's contract level and this severity."""
+        status = self._case.status
+        entitlement = status.entitlement
+        answer = await workflow.execute_activity_method(
+            ReadModelActivities.resolve_sla_policy,
+            SlaPolicyQuery(
+                organisation_id=status.organisation_id,
+                contract_level=entitlement.level if entitlement else None,
+                severity=severity,
+                on=status.created_at.date(),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        return answer.policy
+
+    async def _follow_up(self, follow_up: FollowUp) -> None:
+        """A breach action that needs the outside world: escalate, or raise the severity.
+        Runs under the lock like a command; a state that moved on makes it a no-op."""
+        now = workflow.now
+        if follow_up.escalate_to is not None:
+            cmd = EscalateCommand(
+                actor=SYSTEM_ACTOR, to_tier=follow_up.escalate_to, reason=follow_up.reason
+            )
+            try:
+                self._case.check_escalate(cmd)
+            except CommandRejected:
+                return
+            owner = await self._choose_owner(cmd.to_tier)
+            await self._apply(self._case.escalate(cmd, now(), owner))
+            if self._case.wants_defect() and not self._defect_pending:
+                self._start_defect_creation()
+        if follow_up.raise_to is not None:
+            change = ChangeSeverityCommand(
+                actor=SYSTEM_ACTOR, severity=follow_up.raise_to, reason=follow_up.reason
+            )
+            try:
+                self._case.check_change_severity(change)
+            except CommandRejected:
+                return
+            policy = await self._resolve_policy(change.severity)
+            await self._apply(self._case.change_severity(change, policy, now()))
+        self._changed = True
+
     async def _choose_owner(self, tier: Tier) -> OwnerChoice | None:
         answer = await workflow.execute_activity_method(
             ReadModelActivities.choose_owner,
@@ -434,6 +528,8 @@ class IssueWorkflow:
         self._mirror_to_tracker(effects)
         for notification in effects.notifications:
             self._notifications.append(asyncio.create_task(self._notify(notification)))
+        for follow_up in effects.follow_ups:
+            await self._follow_up(follow_up)
 
     def _mirror_to_tracker(self, effects: Effects) -> None:
         """Tell R&D on the linked defect what the customer sees: public comments and the
@@ -462,6 +558,17 @@ class IssueWorkflow:
                 )
             )
         for event in effects.events:
+            if event.kind == EventKind.SEVERITY_CHANGED:
+                mirrors.append(
+                    MirrorCommentInput(
+                        defect_key=status.defect_key,
+                        issue_id=status.issue_id,
+                        marker=f"severity:{event.event_id}",
+                        author="ITR",
+                        body=f"Customer impact changed: severity {event.data.get('from')} -> "
+                        f"{event.data.get('to')} ({event.data.get('reason')}).",
+                    )
+                )
             if event.kind == EventKind.CLOSED:
                 outcome = status.closure_outcome.value if status.closure_outcome else "closed"
                 mirrors.append(

@@ -13,6 +13,8 @@ ITR_CUSTOMER = SearchAttributeKey.for_keyword("ItrCustomer")
 ITR_OWNER = SearchAttributeKey.for_keyword("ItrOwner")
 ITR_NEXT_DEADLINE = SearchAttributeKey.for_datetime("ItrNextDeadline")
 ITR_BREACHED = SearchAttributeKey.for_bool("ItrBreached")
+# on_track, at_risk (a warning fired), breached, paused (waiting), stopped (promise kept), none
+ITR_SLA = SearchAttributeKey.for_keyword("ItrSla")
 
 ALL_KEYS = (
     ITR_STATE,
@@ -22,6 +24,7 @@ ALL_KEYS = (
     ITR_OWNER,
     ITR_NEXT_DEADLINE,
     ITR_BREACHED,
+    ITR_SLA,
 )
 
 
@@ -49,6 +52,23 @@ def updates_for(status: IssueStatus) -> list[SearchAttributeUpdate[Any]]:
         ITR_TIER.value_set(int(status.tier)),
         ITR_CUSTOMER.value_set(status.organisation_id),
         ITR_BREACHED.value_set(status.breached),
+        ITR_SLA.value_set(sla_state(status)),
         ITR_OWNER.value_set(owner) if owner else ITR_OWNER.value_unset(),
         ITR_NEXT_DEADLINE.value_set(deadline) if deadline else ITR_NEXT_DEADLINE.value_unset(),
     ]
+
+
+def sla_state(status: IssueStatus) -> str:
+    """One word for dashboards and `temporal workflow list --query "ItrSla='at_risk'"`."""
+    sla = status.sla
+    if sla is None:
+        return "none"
+    if sla.breached:
+        return "breached"
+    if sla.at_risk:
+        return "at_risk"
+    if sla.paused:
+        return "paused"
+    if any(c.running for c in sla.clocks):
+        return "on_track"
+    return "stopped"

@@ -1,5 +1,6 @@
 """Issue endpoints: create, list, read, and one POST per lifecycle command."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -19,25 +20,31 @@ from api.schemas import (
     IssueDetail,
     IssuePage,
     IssueRead,
+    IssueSlaHistory,
     LinkDefectBody,
+    ReapplyOneBody,
     ReopenBody,
     ReplyBody,
     RequestInfoBody,
     ResolutionBody,
+    SeverityBody,
 )
 from api.services import issues as service
+from api.services import sla as sla_service
 from db.repositories import issues as issue_repo
 from domain.enums import IssueState, Role, Severity, Tier
 from domain.models import (
     AcknowledgeCommand,
     AssignCommand,
     CancelCommand,
+    ChangeSeverityCommand,
     CommentCommand,
     ConfirmClosureCommand,
     CustomerReplyCommand,
     EscalateCommand,
     LinkDefectCommand,
     ProposeResolutionCommand,
+    ReapplySlaCommand,
     ReopenCommand,
     RequestInfoCommand,
     RetryTrackerSyncCommand,
@@ -47,6 +54,7 @@ from workflows.issue import IssueWorkflow
 router = APIRouter(prefix="/issues", tags=["issues"])
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
 CUSTOMER_OR_MANAGER = CUSTOMER_SIDE | MANAGERS
 
 
@@ -83,6 +91,10 @@ async def list_issues(
     owner_id: str | None = None,
     product_id: str | None = None,
     breached: bool | None = None,
+    sla: Annotated[
+        issue_repo.SlaFilter | None,
+        Query(description="at_risk: a warning fired, not breached; breached; paused"),
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
     sort: issue_repo.IssueSort = issue_repo.IssueSort.CREATED_DESC,
     cursor: str | None = None,
@@ -99,6 +111,7 @@ async def list_issues(
         owner_id=owner_id,
         product_id=product_id,
         breached=breached,
+        sla=sla,
         text=q,
     )
     try:
@@ -114,6 +127,15 @@ async def list_issues(
 async def get_issue(issue_id: str, principal: PrincipalDep, session: SessionDep) -> IssueDetail:
     """The issue with its deadlines, timeline and comments (internal ones for staff only)."""
     return await service.issue_detail(session, principal, issue_id)
+
+
+@router.get("/{issue_id}/sla", response_model=IssueSlaHistory)
+async def get_issue_sla(
+    issue_id: str, principal: PrincipalDep, session: SessionDep
+) -> IssueSlaHistory:
+    """The clocks as of now and the SLA history: policy applications, clock transitions,
+    warnings, breaches, severity changes (customers: their two promises, public entries)."""
+    return await sla_service.sla_history(session, principal, issue_id, datetime.now(UTC))
 
 
 async def _command(
@@ -378,4 +400,48 @@ async def cancel(
     command = CancelCommand(actor=principal.actor, reason=body.reason)
     return await _command(
         principal, session, temporal, issue_id, IssueWorkflow.cancel, command, idempotency_key
+    )
+
+
+@router.post("/{issue_id}/severity", response_model=CommandResponse)
+async def change_severity(
+    issue_id: str,
+    body: SeverityBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Re-rate the impact: the clocks keep their history and take the new severity's targets
+    (409 when the issue already has that severity or is closed)."""
+    principal.require(STAFF, "change the severity")
+    command = ChangeSeverityCommand(
+        actor=principal.actor, severity=body.severity, reason=body.reason
+    )
+    return await _command(
+        principal,
+        session,
+        temporal,
+        issue_id,
+        IssueWorkflow.change_severity,
+        command,
+        idempotency_key,
+    )
+
+
+@router.post("/{issue_id}/sla/reapply", response_model=CommandResponse)
+async def reapply_sla(
+    issue_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: ReapplyOneBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResponse:
+    """Measure the issue against the policy as it is now (a running issue otherwise keeps
+    the snapshot it was promised); 409 when it is closed."""
+    principal.require(ADMIN, "re-apply SLA policies")
+    command = ReapplySlaCommand(actor=principal.actor, reason=body.reason if body else None)
+    return await _command(
+        principal, session, temporal, issue_id, IssueWorkflow.reapply_sla, command, idempotency_key
     )

@@ -7,17 +7,19 @@ offending field (`body.weekly.0.1`, `body.timezone`, `body.tier_budgets`, ...). 
 names the calendar or policy; the body may repeat it but must then agree.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import STAFF
-from api.deps import PrincipalDep, SessionDep
+from api.auth import EVERYONE, STAFF
+from api.deps import IdempotencyKey, PrincipalDep, SessionDep, TemporalDep
 from api.errors import Problem, conflict, invalid, not_found
+from api.schemas import AtRiskPage, ReapplyBody, ReapplyReport
+from api.services import sla as sla_service
 from db.models import BusinessCalendarRow, SlaPolicyRow
 from db.repositories import sla as repo
 from domain.calendar import BusinessCalendar
@@ -189,6 +191,45 @@ async def put_contract_overrides(
             raise _unprocessable(exc, prefix=("body", "targets", int(severity))) from exc
     await _commit(session, f"contract '{contract_id}'")
     return ContractOverridesRead(contract_id=contract_id, overrides=overrides)
+
+
+# --- running issues ---------------------------------------------------------------------------
+
+
+@router.get("/at-risk", response_model=AtRiskPage)
+async def at_risk(
+    principal: PrincipalDep,
+    session: SessionDep,
+    within: Annotated[
+        str, Query(description="ISO 8601 duration (PT2H) or seconds", examples=["PT2H"])
+    ] = "PT1H",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AtRiskPage:
+    """Open issues whose next breach is due within `within` (already overdue ones first),
+    soonest first, with the clock that breaches and the business time left. Customers see
+    their organisation's issues and their two promises only."""
+    principal.require(EVERYONE, "list issues at risk")
+    window = sla_service.parse_within(within)
+    now = datetime.now(UTC)
+    items = await sla_service.at_risk(session, principal, window, limit, now)
+    return AtRiskPage(as_of=now, within=window, items=items)
+
+
+@router.post("/reapply", response_model=ReapplyReport)
+async def reapply(
+    body: ReapplyBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ReapplyReport:
+    """Re-apply the current policies to running issues; one result per issue (reapplied,
+    refused with the reason, not_found), so a closed issue never fails the others."""
+    principal.require(ADMIN, "re-apply SLA policies")
+    results = await sla_service.reapply_many(
+        session, temporal, principal, body.issue_ids, body.reason, idempotency_key
+    )
+    return ReapplyReport(results=results)
 
 
 # --- helpers ----------------------------------------------------------------------------------

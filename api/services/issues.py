@@ -14,19 +14,19 @@ from api.auth import STAFF, Principal
 from api.errors import conflict, invalid, not_found
 from api.schemas import (
     CommentRead,
-    Deadline,
     IssueCreate,
     IssueDetail,
     IssueRead,
     TimelineEntry,
 )
+from api.services import sla_views as sla_service
 from api.temporal_gateway import TemporalGateway, WorkflowEnded
 from config.settings import Settings
 from db.models import IssueRow
 from db.repositories import idempotency as idempotency_repo
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
-from domain.enums import IssueState, Role, SlaClockKind, Visibility
+from domain.enums import IssueState, Role, Visibility
 from domain.lifecycle import IssueCase
 from domain.models import CommandResult, IssueIntake, IssueWorkflowInput, OwnerChoice
 
@@ -151,30 +151,12 @@ async def issue_detail(session: AsyncSession, principal: Principal, issue_id: st
     internal = principal.role in STAFF  # internal notes are for staff only
     events = await issue_repo.timeline(session, issue_id, include_internal=internal)
     comments = await issue_repo.list_comments(session, issue_id, include_internal=internal)
-    deadlines = []
-    if row.first_response_due is not None:
-        deadlines.append(
-            Deadline(
-                clock=SlaClockKind.FIRST_RESPONSE,
-                due_at=row.first_response_due,
-                met_at=row.first_response_at,
-                breached=row.first_response_breached,
-            )
-        )
-    if row.resolution_due is not None:
-        deadlines.append(
-            Deadline(
-                clock=SlaClockKind.RESOLUTION,
-                due_at=row.resolution_due,
-                met_at=row.resolved_at,
-                breached=row.resolution_breached,
-            )
-        )
     base = issue_view(row, principal).model_dump()
     return IssueDetail(
         **base,
         description=row.description,
-        deadlines=deadlines,
+        deadlines=sla_service.deadlines(row),
+        sla=sla_service.sla_read(row, principal, datetime.now(UTC)),
         timeline=[
             TimelineEntry(
                 seq=e.seq,

@@ -40,6 +40,14 @@ class IssueSort(StrEnum):
     NEXT_DEADLINE_ASC = "next_deadline"
 
 
+class SlaFilter(StrEnum):
+    """The `?sla=` list filter: issues whose SLA needs attention, one way or another."""
+
+    AT_RISK = "at_risk"  # a warning fired on a clock still counting, nothing breached yet
+    BREACHED = "breached"
+    PAUSED = "paused"  # a clock is paused (waiting for the customer, or for R&D)
+
+
 class IssueFilters(BaseModel):
     """List filters; every given criterion must hold (empty tuples and None mean "any")."""
 
@@ -52,6 +60,7 @@ class IssueFilters(BaseModel):
     owner_id: str | None = None
     product_id: str | None = None
     breached: bool | None = None
+    sla: SlaFilter | None = None
     text: str | None = Field(default=None, max_length=200)
 
 
@@ -66,6 +75,7 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
     """Columns derived from the workflow's status, rewritten on every recorded step."""
     first_response = status.clock(SlaClockKind.FIRST_RESPONSE)
     resolution = status.clock(SlaClockKind.RESOLUTION)
+    calendar = status.sla.calendar if status.sla else None
     entitlement = status.entitlement
     return {
         "title": status.title,
@@ -88,11 +98,13 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "resolved_at": status.resolved_at,
         "closed_at": status.closed_at,
         "cancelled_at": status.cancelled_at,
-        "first_response_due": first_response.due_at if first_response else None,
-        "resolution_due": resolution.due_at if resolution else None,
+        "first_response_due": first_response.deadline(calendar)
+        if first_response and calendar
+        else None,
+        "resolution_due": resolution.deadline(calendar) if resolution and calendar else None,
         "next_deadline": status.next_deadline,
-        "first_response_breached": bool(first_response and first_response.breached_at),
-        "resolution_breached": bool(resolution and resolution.breached_at),
+        "first_response_breached": bool(first_response and first_response.breached),
+        "resolution_breached": bool(resolution and resolution.breached),
         "breached": status.breached,
         "auto_close_at": status.auto_close_at,
         "reopen_until": status.reopen_until,
@@ -102,6 +114,10 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "reopen_count": status.reopen_count,
         "defect_key": status.defect_key,
         "tracker_sync_error": status.tracker_sync_error,
+        "sla": status.sla.model_dump(mode="json") if status.sla else None,
+        "sla_paused": bool(status.sla and status.sla.paused),
+        "sla_at_risk": bool(status.sla and status.sla.at_risk),
+        "ola_next_deadline": status.sla.next_ola_breach_at if status.sla else None,
         "revision": status.revision,
     }
 
@@ -257,6 +273,12 @@ def _filtered(query: sa.Select[Any], filters: IssueFilters) -> sa.Select[Any]:
         query = query.where(IssueRow.product_id == filters.product_id)
     if filters.breached is not None:
         query = query.where(IssueRow.breached.is_(filters.breached))
+    if filters.sla == SlaFilter.AT_RISK:
+        query = query.where(IssueRow.sla_at_risk.is_(True), IssueRow.breached.is_(False))
+    elif filters.sla == SlaFilter.BREACHED:
+        query = query.where(IssueRow.breached.is_(True))
+    elif filters.sla == SlaFilter.PAUSED:
+        query = query.where(IssueRow.sla_paused.is_(True))
     if filters.text:
         query = query.where(IssueRow.title.icontains(filters.text, autoescape=True))
     return query
@@ -393,6 +415,41 @@ async def list_issues(
         return rows, None
     page = rows[:limit]
     return page, _encode_cursor(sort, page[-1])
+
+
+async def breaching_before(
+    session: AsyncSession,
+    before: datetime,
+    organisation_id: str | None = None,
+    limit: int = 100,
+    *,
+    include_ola: bool = False,
+) -> list[IssueRow]:
+    """Open issues whose next breach is due by `before` (overdue ones included), soonest first;
+    with include_ola (staff) a tier budget running out counts as well as the promise.
+
+    `next_deadline` only counts clocks that have not breached yet, so an issue shows here
+    until its breach is recorded, then moves to the breached filter.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    promise, ola = IssueRow.next_deadline, IssueRow.ola_next_deadline
+    soonest: Any = promise
+    if include_ola:
+        # The earlier of the two, portable (SQLite's min() and PostgreSQL's LEAST differ on NULL).
+        soonest = sa.case(
+            (promise.is_(None), ola),
+            (ola.is_(None), promise),
+            (ola < promise, ola),
+            else_=promise,
+        )
+    query = sa.select(IssueRow).where(
+        IssueRow.state.not_in(CLOSED_STATES), soonest.is_not(None), soonest <= before
+    )
+    if organisation_id is not None:
+        query = query.where(IssueRow.organisation_id == organisation_id)
+    query = query.order_by(soonest, IssueRow.id).limit(limit)
+    return list(await session.scalars(query))
 
 
 async def count_issues(session: AsyncSession, filters: IssueFilters) -> int:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from db.models import CommentRow, EventRow, IssueRow
 from db.repositories import issues as issue_repo
-from db.repositories.issues import InvalidCursor, IssueFilters, IssueSort
+from db.repositories.issues import InvalidCursor, IssueFilters, IssueSort, SlaFilter
 from db.session import Database
 from domain.enums import (
     ActorKind,
@@ -16,7 +16,6 @@ from domain.enums import (
     EventKind,
     IssueState,
     Severity,
-    SlaClockKind,
     Tier,
     Visibility,
     WarrantyStatus,
@@ -31,8 +30,9 @@ from domain.models import (
     IssueStatus,
     OwnerChoice,
     RecordBatch,
-    SlaClock,
 )
+from domain.sla import TierBudget
+from domain.sla_tracking import IssueSla, fallback_policy
 from tests.db.builders import CUSTOMER, T0, add_issue, batch_of, intake, opened
 
 ENGINEER = Actor(kind=ActorKind.ENGINEER, id="e1", name="Name e1")
@@ -180,7 +180,7 @@ async def test_comments_hide_internal_ones_and_sort_by_time_then_counter(
     for batch in batches:
         await _apply(database, batch)
     at = T0 + timedelta(hours=1)
-    for counter in (10, 9):
+    for counter in (100, 99):  # the lifecycle's own comments use lower counters
         comment = CommentRecord(
             comment_id=f"ITR-1:c{counter}",
             issue_id="ITR-1",
@@ -193,25 +193,27 @@ async def test_comments_hide_internal_ones_and_sort_by_time_then_counter(
     async with database.session() as session:
         public = await issue_repo.list_comments(session, "ITR-1")
         everything = await issue_repo.list_comments(session, "ITR-1", include_internal=True)
-    assert [c.body for c in public] == ["Looking at it now", "comment 9", "comment 10"]
+    assert [c.body for c in public] == ["Looking at it now", "comment 99", "comment 100"]
     assert len(everything) == 4 and everything[1].visibility == Visibility.INTERNAL
 
 
 # --- listing -------------------------------------------------------------------------------------
 
 
-def _clocks(due_in_hours: int | None, breached: bool = False) -> tuple[SlaClock, ...]:
+def _sla(
+    due_in_hours: int | None, breached: bool = False, severity: Severity = Severity.MAJOR
+) -> IssueSla | None:
+    """Clocks started an hour before T0 whose first response is due `due_in_hours` after T0
+    (resolution a day later); `breached`: the first response breached at its deadline."""
     if due_in_hours is None:
-        return ()
-    due = T0 + timedelta(hours=due_in_hours)
-    return (
-        SlaClock(
-            kind=SlaClockKind.FIRST_RESPONSE,
-            due_at=due,
-            breached_at=due if breached else None,
-        ),
-        SlaClock(kind=SlaClockKind.RESOLUTION, due_at=due + timedelta(days=1)),
-    )
+        return None
+    started = T0 - timedelta(hours=1)
+    first_response = timedelta(hours=due_in_hours + 1)
+    policy = fallback_policy(severity, first_response, first_response + timedelta(days=1))
+    sla = IssueSla.begin(policy, started, fallback=True)
+    if breached:
+        sla, _ = sla.fire_due(T0 + timedelta(hours=due_in_hours))
+    return sla
 
 
 async def _ids(database: Database, filters: IssueFilters) -> set[str]:
@@ -230,7 +232,7 @@ async def test_each_filter_narrows_the_list(database: Database) -> None:
             intake("B", severity=Severity.CRITICAL, organisation_id="globex"),
             state=IssueState.IN_PROGRESS,
             owner=E1,
-            clocks=_clocks(1, breached=True),
+            sla=_sla(1, breached=True, severity=Severity.CRITICAL),
         )
         await add_issue(
             session,
@@ -269,7 +271,7 @@ async def _many_issues(database: Database, count: int = 23) -> list[IssueStatus]
                 created_at=T0 + timedelta(minutes=n // 3),
             )
             due = None if n % 4 == 0 else (n * 7) % 5
-            statuses.append(await add_issue(session, issue, clocks=_clocks(due)))
+            statuses.append(await add_issue(session, issue, sla=_sla(due)))
             await session.execute(
                 sa.update(IssueRow)
                 .where(IssueRow.id == issue.issue_id)
@@ -371,3 +373,73 @@ async def test_count_open_by_owner(database: Database) -> None:
     async with database.session() as session:
         assert await issue_repo.count_open_by_owner(session) == {"e1": 1, "e2": 1}
         assert await issue_repo.count_open_by_owner(session, ["e2", "e9"]) == {"e2": 1}
+
+
+async def test_the_sla_snapshot_and_its_flags_are_projected(database: Database) -> None:
+    running = _sla(10)
+    assert running is not None
+    warned, _ = running.fire_due(T0 + timedelta(hours=5))  # first response at 50 %
+    waiting, _ = running.follow(IssueState.WAITING_CUSTOMER, Tier.FRONTLINE, True, T0)
+    async with database.transaction() as session:
+        await add_issue(session, intake("RISK"), state=IssueState.IN_PROGRESS, sla=warned)
+        await add_issue(session, intake("LATE"), state=IssueState.IN_PROGRESS, sla=_sla(1, True))
+        await add_issue(session, intake("WAIT"), state=IssueState.WAITING_CUSTOMER, sla=waiting)
+        await add_issue(session, intake("CALM"), state=IssueState.IN_PROGRESS, sla=_sla(10))
+        await add_issue(session, intake("NONE"), state=IssueState.NEW)
+    async with database.session() as session:
+        risk = await issue_repo.get_issue(session, "RISK")
+        wait = await issue_repo.get_issue(session, "WAIT")
+    assert risk is not None and wait is not None
+    assert (risk.sla_at_risk, risk.sla_paused, risk.breached) == (True, False, False)
+    assert (wait.sla_at_risk, wait.sla_paused) == (False, True)
+    assert IssueSla.model_validate(risk.sla) == warned
+    assert await _ids(database, IssueFilters(sla=SlaFilter.AT_RISK)) == {"RISK"}
+    assert await _ids(database, IssueFilters(sla=SlaFilter.BREACHED)) == {"LATE"}
+    assert await _ids(database, IssueFilters(sla=SlaFilter.PAUSED)) == {"WAIT"}
+
+
+async def test_breaching_before_lists_open_issues_due_in_the_window_soonest_first(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        await add_issue(session, intake("SOON"), state=IssueState.IN_PROGRESS, sla=_sla(1))
+        overdue = intake("OVERDUE", organisation_id="globex")
+        await add_issue(session, overdue, state=IssueState.IN_PROGRESS, sla=_sla(0))
+        await add_issue(session, intake("LATER"), state=IssueState.IN_PROGRESS, sla=_sla(5))
+        await add_issue(session, intake("CLOSED"), state=IssueState.CLOSED, sla=_sla(1))
+        await add_issue(session, intake("NONE"), state=IssueState.NEW)
+    before = T0 + timedelta(hours=2)
+    async with database.session() as session:
+        rows = await issue_repo.breaching_before(session, before)
+        acme = await issue_repo.breaching_before(session, before, organisation_id="acme")
+        first = await issue_repo.breaching_before(session, before, limit=1)
+    assert [r.id for r in rows] == ["OVERDUE", "SOON"]
+    assert [r.next_deadline for r in rows] == [T0, T0 + timedelta(hours=1)]
+    assert [r.id for r in acme] == ["SOON"]
+    assert [r.id for r in first] == ["OVERDUE"]
+
+
+async def test_a_tier_budget_running_out_is_at_risk_for_staff_but_not_for_the_customer(
+    database: Database,
+) -> None:
+    promise = fallback_policy(Severity.MAJOR, timedelta(hours=5), timedelta(hours=10))
+    with_budgets = promise.model_copy(
+        update={
+            "policy": promise.policy.model_copy(
+                update={"tier_budgets": {Tier.FRONTLINE: TierBudget(share=0.1)}}
+            )
+        }
+    )
+    sla, _ = IssueSla.begin(with_budgets, T0).follow(
+        IssueState.IN_PROGRESS, Tier.FRONTLINE, True, T0
+    )
+    assert sla.next_ola_breach_at == T0 + timedelta(hours=1)
+    assert sla.next_breach_at == T0 + timedelta(hours=10)
+    async with database.transaction() as session:
+        await add_issue(session, intake("OLA"), state=IssueState.IN_PROGRESS, sla=sla)
+    before = T0 + timedelta(hours=2)
+    async with database.session() as session:
+        staff = await issue_repo.breaching_before(session, before, include_ola=True)
+        customer = await issue_repo.breaching_before(session, before, organisation_id="acme")
+    assert [r.id for r in staff] == ["OLA"]
+    assert customer == []

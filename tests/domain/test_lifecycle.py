@@ -81,30 +81,40 @@ def assigned_case(severity: Severity = Severity.CRITICAL) -> IssueCase:
     return case
 
 
+def deadline(case: IssueCase, kind: SlaClockKind) -> datetime | None:
+    sla = case.status.sla
+    assert sla is not None
+    clock = sla.clock(kind)
+    assert clock is not None
+    return clock.deadline(sla.calendar)
+
+
 def test_deadlines_follow_the_severity_targets_to_the_second() -> None:
     case = assigned_case(Severity.MAJOR)
-    assert case.status.clock(SlaClockKind.FIRST_RESPONSE).due_at == T0 + timedelta(hours=2)  # type: ignore[union-attr]
-    assert case.status.clock(SlaClockKind.RESOLUTION).due_at == T0 + timedelta(days=2)  # type: ignore[union-attr]
-    assert case.next_wakeup() == T0 + timedelta(hours=2)
+    assert deadline(case, SlaClockKind.FIRST_RESPONSE) == T0 + timedelta(hours=2)
+    assert deadline(case, SlaClockKind.RESOLUTION) == T0 + timedelta(days=2)
+    assert case.next_wakeup() == T0 + timedelta(hours=1)  # the first warning, at 50 %
 
 
 def test_breach_fires_exactly_at_the_deadline_and_only_once() -> None:
     case = assigned_case()
     due = T0 + timedelta(hours=1)
-    assert not case.on_time(due - timedelta(microseconds=1))
+    warnings = case.on_time(due - timedelta(microseconds=1))
+    assert [e.data["percent"] for e in warnings.events] == [50, 75, 90]
+    assert case.next_wakeup() == due
     effects = case.on_time(due)
     assert [e.kind for e in effects.events] == [EventKind.SLA_BREACHED]
     assert [n.kind for n in effects.notifications] == ["sla_breached"]
     assert effects.notifications[0].audience.owner_manager
     assert not case.on_time(due + timedelta(minutes=5)).events
-    assert case.next_wakeup() == T0 + timedelta(days=1)
+    assert case.next_wakeup() == T0 + timedelta(hours=12)  # resolution's first warning
 
 
 def test_acknowledging_meets_the_first_response_clock() -> None:
     case = assigned_case()
     case.acknowledge(AcknowledgeCommand(actor=ENGINEER), T0 + timedelta(minutes=10))
     clock = case.status.clock(SlaClockKind.FIRST_RESPONSE)
-    assert clock is not None and clock.met_at == T0 + timedelta(minutes=10)
+    assert clock is not None and clock.stopped_at == T0 + timedelta(minutes=10)
     assert not case.on_time(T0 + timedelta(hours=2)).events
 
 
@@ -135,7 +145,7 @@ def test_full_path_with_rejection_keeps_the_owner_and_resumes_the_resolution_clo
     case.acknowledge(AcknowledgeCommand(actor=ENGINEER), T0)
     case.assign(AssignCommand(actor=ENGINEER, engineer=CAROL), T0)
     case.propose_resolution(ProposeResolutionCommand(actor=ENGINEER, summary="fix"), T0)
-    assert case.status.clock(SlaClockKind.RESOLUTION).met_at == T0  # type: ignore[union-attr]
+    assert case.status.clock(SlaClockKind.RESOLUTION).stopped_at == T0  # type: ignore[union-attr]
     with pytest.raises(CommandRejected, match="comment"):
         case.check_confirm_closure(ConfirmClosureCommand(actor=CUSTOMER, accept=False))
     case.confirm_closure(ConfirmClosureCommand(actor=CUSTOMER, accept=False, comment="no"), T0)
@@ -179,7 +189,8 @@ def test_reopen_is_allowed_until_the_window_ends_and_refused_after() -> None:
         )
     case.reopen(ReopenCommand(actor=CUSTOMER, reason="back"), until)
     assert case.status.state == IssueState.IN_PROGRESS
-    assert case.status.clock(SlaClockKind.RESOLUTION).due_at == until + timedelta(days=1)  # type: ignore[union-attr]
+    assert deadline(case, SlaClockKind.RESOLUTION) == until + timedelta(days=1)
+    assert case.status.clock(SlaClockKind.RESOLUTION).cycle == 2  # type: ignore[union-attr]
 
 
 def test_archiving_after_the_reopen_window_finishes_the_case() -> None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -22,6 +23,7 @@ from api.main import create_app
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
+from db.models import SlaPolicyRow
 from db.seed import seed_demo_data
 from db.session import Database
 from tests.support.devserver import dev_server, free_port
@@ -141,13 +143,20 @@ def stack_settings(database: Database, client: Client, **changes: Any) -> Settin
 
 
 @asynccontextmanager
-async def running_stack(database: Database, client: Client, **changes: Any) -> AsyncIterator[Stack]:
+async def running_stack(
+    database: Database, client: Client, *, sla_policies: bool = True, **changes: Any
+) -> AsyncIterator[Stack]:
     """What the `stack` fixture builds, for any fixture scope and with Settings `changes`.
 
     The caller empties the database first if it needs to (the `database` fixture does).
+    `sla_policies=False` removes the seeded SLA policies, so every new issue falls back to
+    the configured `sla_targets` (24x7): what a stack with short targets needs, since the
+    demo organisations' contracts are otherwise covered by business-hours policies.
     """
     async with database.transaction() as session:
         await seed_demo_data(session)
+        if not sla_policies:
+            await session.execute(sa.delete(SlaPolicyRow))
     settings = stack_settings(database, client, **changes)
     with ThreadPoolExecutor(max_workers=8) as executor:
         running = Stack(settings=settings, db=database, client=client, executor=executor)

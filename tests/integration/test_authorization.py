@@ -213,6 +213,25 @@ ENDPOINTS = [
     ),
     Endpoint(
         "POST",
+        "/issues/{issue}/severity",
+        STAFF,
+        COMMAND,
+        fixed({"severity": 1, "reason": "Production is down"}),
+        acme_only=True,
+    ),
+    Endpoint("GET", "/issues/{issue}/sla", EVERYONE, OK, acme_only=True),
+    Endpoint(
+        "POST",
+        "/issues/{issue}/sla/reapply",
+        ADMIN_ONLY,
+        COMMAND,
+        fixed({"reason": "Policy edited"}),
+        acme_only=True,
+    ),
+    Endpoint("GET", "/sla/at-risk", EVERYONE, OK),
+    Endpoint("POST", "/sla/reapply", ADMIN_ONLY, OK, fixed({"issue_ids": ["ITR-NONE"]})),
+    Endpoint(
+        "POST",
         "/issues/{issue}/cancel",
         CUSTOMER_OR_MANAGER,
         COMMAND,
@@ -322,6 +341,13 @@ async def test_the_customer_side_never_sees_internal_comments_or_internal_timeli
     assert public_seqs, "the public timeline is shown"
     assert [e["seq"] for e in outside_view["timeline"]] == public_seqs
     assert "unsupported config" not in response.text
+    # Tier budgets (OLAs) and the SLA bookkeeping entries are internal too.
+    assert "tier_1" in {c["clock"] for c in staff_view["sla"]["clocks"]}
+    assert {c["clock"] for c in outside_view["sla"]["clocks"]} == {"first_response", "resolution"}
+    history = await api.get(f"/issues/{issue_id}/sla", headers=CALLERS[caller])
+    assert history.status_code == 200, history.text
+    assert all(e["visibility"] == "public" for e in history.json()["history"])
+    assert "tier_1" not in history.text
 
 
 @pytest.mark.parametrize("caller", ["customer", "integration"])

@@ -51,7 +51,7 @@ async def test_customer_opens_engineer_resolves_customer_confirms(stack: Stack) 
     assert closed.json()["issue"]["satisfaction"] == 5
 
     staff_view = (await api.get(f"/issues/{issue_id}", headers=MANAGER)).json()
-    kinds = [e["kind"] for e in staff_view["timeline"]]
+    kinds = [e["kind"] for e in staff_view["timeline"] if not e["kind"].startswith("sla_")]
     assert kinds == [
         "created",
         "accepted",
@@ -67,6 +67,10 @@ async def test_customer_opens_engineer_resolves_customer_confirms(stack: Stack) 
     assert any(c["visibility"] == "internal" for c in staff_view["comments"])
     assert {d["clock"] for d in staff_view["deadlines"]} == {"first_response", "resolution"}
     assert all(d["met_at"] and not d["breached"] for d in staff_view["deadlines"])
+    assert all(d["due_at"] is None for d in staff_view["deadlines"])  # stopped: nothing due
+    sla_kinds = {e["kind"] for e in staff_view["timeline"]} - set(kinds)
+    assert {"sla_policy_applied", "sla_clocks"} <= sla_kinds
+    assert {c["mode"] for c in staff_view["sla"]["clocks"]} == {"stopped"}
 
     customer_view = (await api.get(f"/issues/{issue_id}", headers=CUSTOMER)).json()
     assert all(c["visibility"] == "public" for c in customer_view["comments"])

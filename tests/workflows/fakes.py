@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from domain.enums import ContractLevel, Tier, WarrantyStatus
+from domain.enums import ContractLevel, Severity, Tier, WarrantyStatus
 from domain.models import (
     Entitlement,
     EntitlementQuery,
@@ -16,8 +16,11 @@ from domain.models import (
     ProductInfo,
     ProductQuery,
     RecordBatch,
+    SlaPolicyAnswer,
+    SlaPolicyQuery,
     TimelineEvent,
 )
+from domain.sla import ResolvedPolicy
 from integrations.tracker import (
     DefectDraft,
     DefectMeaning,
@@ -38,7 +41,16 @@ ENGINEERS = {
 class FakeIssueActivities:
     """Keeps what the workflow recorded, keyed like the real read model (so retries dedupe)."""
 
-    def __init__(self, *, fail_record_times: int = 0, owners: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        fail_record_times: int = 0,
+        owners: bool = True,
+        policies: dict[Severity, ResolvedPolicy] | None = None,
+    ) -> None:
+        # The "policy tables": a test edits them to show a running issue keeps its snapshot.
+        self.policies: dict[Severity, ResolvedPolicy] = dict(policies or {})
+        self.statuses: dict[str, RecordBatch] = {}
         self.events: dict[tuple[str, int], TimelineEvent] = {}
         self.record_calls = 0
         self.notifications: dict[str, Notification] = {}
@@ -54,6 +66,13 @@ class FakeIssueActivities:
             raise RuntimeError("database is down")
         for event in batch.events:
             self.events.setdefault((event.issue_id, event.seq), event)
+        latest = self.statuses.get(batch.status.issue_id)
+        if latest is None or latest.status.revision <= batch.status.revision:
+            self.statuses[batch.status.issue_id] = batch
+
+    @activity.defn(name="itr.resolve_sla_policy")
+    async def resolve_sla_policy(self, query: SlaPolicyQuery) -> SlaPolicyAnswer:
+        return SlaPolicyAnswer(policy=self.policies.get(query.severity))
 
     @activity.defn(name="itr.lookup_entitlement")
     async def lookup_entitlement(self, query: EntitlementQuery) -> Entitlement:
@@ -80,16 +99,26 @@ class FakeIssueActivities:
         return [
             self.record,
             self.lookup_entitlement,
+            self.resolve_sla_policy,
             self.choose_owner,
             self.product_info,
             self.notify,
         ]
 
-    def kinds(self, issue_id: str) -> list[str]:
+    def kinds(self, issue_id: str, *, sla: bool = False) -> list[str]:
+        """The timeline's event kinds in order; SLA bookkeeping (clock transitions, policy,
+        warnings, breaches) only when asked for, so lifecycle tests read as the lifecycle."""
         return [
             e.kind.value
             for (iid, _), e in sorted(self.events.items(), key=lambda kv: kv[0][1])
-            if iid == issue_id
+            if iid == issue_id and (sla or not e.kind.value.startswith("sla_"))
+        ]
+
+    def events_of(self, issue_id: str, kind: str) -> list[TimelineEvent]:
+        return [
+            e
+            for (iid, _), e in sorted(self.events.items(), key=lambda kv: kv[0][1])
+            if iid == issue_id and e.kind.value == kind
         ]
 
     def notification_kinds(self, issue_id: str) -> list[str]:
