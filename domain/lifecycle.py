@@ -96,7 +96,7 @@ class IssueCase(SlaRules, TrackerRules):
         previous = self.status.state
         resolved, fallback = self._policy_or_default(policy, self.status.severity)
         sla = IssueSla.begin(resolved, self.status.created_at, fallback)
-        self._update(state=IssueState.ACCEPTED, entitlement=entitlement, accepted_at=now, sla=sla)
+        self._update(state=IssueState.ACCEPTED, entitlement=entitlement, accepted_at=now)
         self._event(
             effects,
             EventKind.ACCEPTED,
@@ -110,7 +110,10 @@ class IssueCase(SlaRules, TrackerRules):
                 "warranty_status": entitlement.warranty_status.value,
             },
         )
+        # Promise first, then the clocks it starts (tier 1's budget), in timeline order.
+        self._update(sla=sla)
         self._policy_event(effects, now, SYSTEM_ACTOR, "applied at intake")
+        self._follow_sla(effects, now)
         return effects
 
     def assign_initial(self, owner: OwnerChoice, now: datetime) -> Effects:
