@@ -121,7 +121,11 @@ class SlaRules(CaseBase):
             "percent": percent,
             "cycle": clock.cycle,
             "target": int(clock.target.total_seconds()),
-            "due_at": _iso(clock.instant_of(sla.calendar, percent)),
+            "due_at": _iso(
+                clock.breached_due_at
+                if percent == BREACH
+                else clock.instant_of(sla.calendar, percent)
+            ),
             "deadline": _iso(clock.deadline(sla.calendar)),
         }
 

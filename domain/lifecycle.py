@@ -440,7 +440,12 @@ class IssueCase(SlaRules, TrackerRules):
         effects = Effects()
         previous = self.status.state
         self._update(
-            state=IssueState.RESOLVED, resolved_at=now, resolution_summary=cmd.summary[:2000]
+            state=IssueState.RESOLVED,
+            resolved_at=now,
+            resolution_summary=cmd.summary[:2000],
+            # The proposal is a public answer: it counts as the first response if none
+            # came before (an issue escalated straight from assignment).
+            first_response_at=self.status.first_response_at or now,
         )
         self._comment(effects, now, cmd.actor, cmd.summary, Visibility.PUBLIC)
         self._event(effects, EventKind.RESOLUTION_PROPOSED, now, cmd.actor, from_state=previous)

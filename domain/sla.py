@@ -113,6 +113,9 @@ class SlaClock(BaseModel):
     paused_total: timedelta = timedelta(0)
     stopped_at: datetime | None = None
     fired: tuple[int, ...] = ()
+    # The instant the target was reached, kept once breached: after a pause or a new
+    # target, recomputing it from the current span would give the wrong instant.
+    breached_due_at: datetime | None = None
     # The running spans of this cycle that have ended: the recorded history a re-applied
     # policy (another calendar) recounts `consumed` from, instead of starting over.
     segments: tuple[tuple[datetime, datetime], ...] = ()
@@ -179,7 +182,10 @@ class SlaClock(BaseModel):
         return calendar.add_business_time(self.running_since, needed)
 
     def deadline(self, calendar: BusinessCalendar) -> datetime | None:
-        """When the clock breaches if it keeps running; None if paused, stopped or unbudgeted."""
+        """When the clock breaches if it keeps running (or when it did breach); None if
+        paused, stopped or unbudgeted before a breach."""
+        if self.breached_due_at is not None:
+            return self.breached_due_at
         return self.instant_of(calendar, BREACH) if self.budgeted else None
 
     def next_checkpoint(self, calendar: BusinessCalendar) -> tuple[datetime, int] | None:
@@ -193,6 +199,7 @@ class SlaClock(BaseModel):
     def fire_due(self, calendar: BusinessCalendar, now: datetime) -> tuple[Self, list[int]]:
         """Thresholds reached by `now` that have not fired this cycle, in order; marks them."""
         due: list[int] = []
+        breached_at = self.breached_due_at
         for percent in self.thresholds:
             if percent in self.fired:
                 continue
@@ -200,9 +207,14 @@ class SlaClock(BaseModel):
             if at is None or at > now:
                 break
             due.append(percent)
+            if percent == BREACH:
+                breached_at = at
         if not due:
             return self, []
-        return self.model_copy(update={"fired": (*self.fired, *due)}), due
+        fired = self.model_copy(
+            update={"fired": (*self.fired, *due), "breached_due_at": breached_at}
+        )
+        return fired, due
 
     def pause(self, calendar: BusinessCalendar, now: datetime) -> Self:
         """Stop counting (waiting for the customer); the time so far is kept."""
@@ -262,6 +274,7 @@ class SlaClock(BaseModel):
                 "stopped_at": None,
                 "fired": (),
                 "segments": (),
+                "breached_due_at": None,
             }
         )
 

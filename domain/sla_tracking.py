@@ -186,6 +186,8 @@ class IssueSla(BaseModel):
                     continue
                 clock = self._start(kind, now)
                 changes.append(ClockTransition(clock=kind, change="started"))
+            if kind == SlaClockKind.FIRST_RESPONSE and clock.stopped:
+                continue  # a promise kept (or abandoned) is never taken up again
             moved, change = _move(clock, mode, sla.calendar, now)
             if change:
                 changes.append(ClockTransition(clock=kind, change=change))

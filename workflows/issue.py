@@ -232,7 +232,6 @@ class IssueWorkflow:
         """A Signal, not an Update: the tracker cannot be refused, and a change that no longer
         fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
         async with self._turn():
-            await self._catch_up()
             owner = None
             if self._case.defect_change_applies(change):
                 if change.outcome == DefectOutcome.WONT_FIX:
@@ -295,7 +294,6 @@ class IssueWorkflow:
         history, and R&D hears of it on the linked defect."""
         async with self._turn():
             self._check(lambda: self._case.check_change_severity(cmd))
-            await self._catch_up()
             policy = await self._resolve_policy(cmd.severity)
             return await self._execute(lambda now: self._case.change_severity(cmd, policy, now))
 
@@ -308,7 +306,6 @@ class IssueWorkflow:
         """Measure the issue against the policy as it is now (an admin's explicit command)."""
         async with self._turn():
             self._check(lambda: self._case.check_reapply_sla(cmd))
-            await self._catch_up()
             policy = await self._resolve_policy(self._case.status.severity)
             return await self._execute(lambda now: self._case.reapply_sla(cmd, policy, now))
 
@@ -339,6 +336,11 @@ class IssueWorkflow:
         task, before `run` took the lock) and holding the lock."""
         await workflow.wait_condition(lambda: self._registered)
         async with self._lock:
+            # What came due before this turn (the timer may not have run yet, e.g. after a
+            # worker outage) is recorded, with its actions, before the handler checks the
+            # state or calls anything: a breach escalation happens first, then the command
+            # is judged against the state it produced.
+            await self._catch_up()
             yield
 
     async def _command(self, step: Callable[..., Effects]) -> CommandResult:
@@ -346,17 +348,28 @@ class IssueWorkflow:
             return await self._execute(step)
 
     async def _catch_up(self) -> None:
-        """Record SLA thresholds that came due before this command (the timer may not have
-        run yet, e.g. after a worker outage), so the command cannot hide a breach."""
+        """Record the SLA thresholds due by now (with their actions), once each."""
         await self._apply(self._case.sla_due(workflow.now()))
 
     async def _execute(self, step: Callable[..., Effects]) -> CommandResult:
-        """Apply a command under the lock (the state may have moved since validation)."""
-        await self._catch_up()
+        """Apply a command under the lock (the state may have moved since validation).
+
+        Thresholds that came due while the handler waited on an activity are recorded in
+        the same step, before the command can stop their clock; their actions (escalate,
+        raise the severity) run after it, against the state the command left."""
+        now = workflow.now()
+        due = self._case.sla_due(now)
         try:
-            effects = step(workflow.now())
+            effects = step(now)
         except CommandRejected as exc:
+            await self._apply(due)
             raise rejected(str(exc)) from None
+        effects = Effects(
+            events=due.events + effects.events,
+            comment=effects.comment,
+            notifications=due.notifications + effects.notifications,
+            follow_ups=due.follow_ups + effects.follow_ups,
+        )
         await self._apply(effects)
         self._changed = True
         return CommandResult(

@@ -335,7 +335,8 @@ def test_a_rejected_resolution_resumes_the_same_cycle_and_nothing_fires_twice() 
         ProposeResolutionCommand(actor=ENGINEER, summary="fix"), berlin(MON, 17)
     )
     assert clock(case, SlaClockKind.RESOLUTION).stopped
-    assert case.next_wakeup() != berlin(TUE, 13)  # stopped clocks do not wake the workflow
+    # Stopped clocks do not wake the workflow: only the confirmation reminder does.
+    assert case.next_wakeup() == berlin(MON, 17) + CONFIG.confirmation_reminder_after
     case.confirm_closure(
         ConfirmClosureCommand(actor=CUSTOMER, accept=False, comment="still broken"), berlin(TUE, 9)
     )
@@ -433,3 +434,33 @@ def test_sla_commands_are_refused_on_a_closed_issue() -> None:
         case.check_change_severity(
             ChangeSeverityCommand(actor=MANAGER, severity=Severity.LOW, reason="x")
         )
+
+
+def test_the_first_response_clock_never_restarts_once_stopped() -> None:
+    case = reported(berlin(MON, 9), policy())
+    # Escalated straight from assignment (nobody answered yet), then resolved by tier 2.
+    case.escalate(
+        EscalateCommand(actor=ENGINEER, to_tier=Tier.EXPERT, reason="hard"), berlin(MON, 9, 30), BOB
+    )
+    case.propose_resolution(
+        ProposeResolutionCommand(actor=ENGINEER, summary="fix"), berlin(MON, 10)
+    )
+    assert case.status.first_response_at == berlin(MON, 10)
+    case.confirm_closure(
+        ConfirmClosureCommand(actor=CUSTOMER, accept=False, comment="no"), berlin(MON, 10, 30)
+    )
+    first = clock(case, SlaClockKind.FIRST_RESPONSE)
+    assert first.stopped and not first.breached
+    assert not [f for f in fired(case.on_time(berlin(TUE, 17))) if f[0] == "first_response"]
+
+
+def test_a_breached_clock_keeps_its_deadline_through_a_pause() -> None:
+    case = reported(berlin(MON, 9), policy())
+    case.acknowledge(AcknowledgeCommand(actor=ENGINEER), berlin(MON, 9, 30))
+    case.on_time(berlin(TUE, 17))  # 16 h: resolution breached at Tuesday 17:00
+    assert deadline(case, SlaClockKind.RESOLUTION) == berlin(TUE, 17)
+    case.request_info(RequestInfoCommand(actor=ENGINEER, question="logs?"), berlin(WED, 10))
+    case.customer_reply(CustomerReplyCommand(actor=CUSTOMER, body="here"), berlin(WED, 15))
+    assert clock(case, SlaClockKind.RESOLUTION).breached
+    assert deadline(case, SlaClockKind.RESOLUTION) == berlin(TUE, 17)
+    assert case.status.next_deadline is None  # nothing left to breach

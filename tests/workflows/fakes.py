@@ -139,6 +139,7 @@ class FakeDefectTracker:
         self.drafts: list[DefectDraft] = []
         self.create_calls = 0
         self.links: list[tuple[str, str]] = []
+        self.comments: dict[str, tuple[str, str]] = {}
         self.keys: set[str] = set(existing)
         self._lose = lose_create_responses
         self._permanent = permanent_error
@@ -175,6 +176,11 @@ class FakeDefectTracker:
 
     def link_issue(self, key: str, issue_id: str, url: str, title: str) -> None:
         self.links.append((key, issue_id))
+
+    def add_comment(self, key: str, body: str, marker: str) -> str:
+        """Once per marker, like the Jira adapter (a retried post finds the first one)."""
+        self.comments.setdefault(marker, (key, body))
+        return marker
 
 
 def browse_url(key: str) -> str:

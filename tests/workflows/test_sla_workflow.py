@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -32,12 +33,14 @@ from domain.models import (
     Actor,
     CancelCommand,
     ChangeSeverityCommand,
+    CommentCommand,
     ConfirmClosureCommand,
     CustomerReplyCommand,
     EscalateCommand,
     IssueIntake,
     IssueStatus,
     IssueWorkflowInput,
+    LifecycleConfig,
     ProposeResolutionCommand,
     ReapplySlaCommand,
     RequestInfoCommand,
@@ -110,7 +113,10 @@ async def worker(
 
 
 async def start(
-    env: WorkflowEnvironment, task_queue: str, severity: Severity = Severity.MAJOR
+    env: WorkflowEnvironment,
+    task_queue: str,
+    severity: Severity = Severity.MAJOR,
+    config: LifecycleConfig = CONFIG,
 ) -> Handle:
     issue_id = f"S-{uuid.uuid4().hex[:10]}"
     data = IssueIntake(
@@ -126,7 +132,7 @@ async def start(
     )
     handle = await env.client.start_workflow(
         IssueWorkflow.run,
-        IssueWorkflowInput(intake=data, config=CONFIG),
+        IssueWorkflowInput(intake=data, config=config),
         id=f"issue-{issue_id}",
         task_queue=task_queue,
     )
@@ -441,7 +447,7 @@ async def test_pending_sla_timers_survive_a_worker_restart(
     assert all(count == 1 for count in fresh.notify_calls.values())
 
 
-async def test_escalation_to_r_and_d_then_back_keeps_each_tier_budget(
+async def test_each_escalation_stops_the_tier_budget_and_starts_the_next(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     budgets = {
@@ -455,14 +461,64 @@ async def test_escalation_to_r_and_d_then_back_keeps_each_tier_budget(
         await assigned(handle)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=1))
-        result = await handle.execute_update(
+        to_experts = await handle.execute_update(
             IssueWorkflow.escalate,
             EscalateCommand(actor=ENGINEER, to_tier=Tier.EXPERT, reason="Needs an expert."),
         )
-        assert result.status.sla is not None
-        tier1 = result.status.sla.clock(SlaClockKind.TIER_1)
-        assert tier1 is not None and tier1.stopped and tier1.consumed >= timedelta(hours=1)
+        await time_skipping_env.sleep(timedelta(minutes=30))
+        to_rnd = await handle.execute_update(
+            IssueWorkflow.escalate,
+            EscalateCommand(actor=ENGINEER, to_tier=Tier.RND, reason="Firmware bug."),
+        )
         await end(time_skipping_env, handle)
+    assert to_experts.status.sla is not None and to_rnd.status.sla is not None
+    tier1 = to_experts.status.sla.clock(SlaClockKind.TIER_1)
+    tier2 = to_experts.status.sla.clock(SlaClockKind.TIER_2)
+    assert tier1 is not None and tier1.stopped and tier1.consumed >= timedelta(hours=1)
+    assert tier2 is not None and tier2.running and tier2.target == timedelta(hours=4)
+    after = {c.name: c for c in to_rnd.status.sla.clocks}
+    assert after["tier_2"].stopped and after["tier_2"].consumed >= timedelta(minutes=30)
+    assert after["tier_3"].running and after["tier_3"].target == timedelta(hours=4)
+    assert after["tier_1"].consumed == tier1.consumed  # a stopped budget stays as it was
+    started = [e.data for e in events(fakes, handle, "sla_clocks")]
+    assert {"tier_1": "stopped", "tier_2": "started"} in started
+    assert {"tier_2": "stopped", "tier_3": "started"} in started
+
+
+async def test_clocks_in_flight_survive_continue_as_new(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
+    config = CONFIG.model_copy(update={"max_events_per_run": 6})
+    async with worker(time_skipping_env, task_queue, fakes):
+        handle = await start(time_skipping_env, task_queue, config=config)
+        await assigned(handle)
+        first_run = (await handle.describe()).run_id
+        await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
+        await time_skipping_env.sleep(timedelta(hours=2))
+        await handle.execute_update(
+            IssueWorkflow.request_info, RequestInfoCommand(actor=ENGINEER, question="Logs?")
+        )
+        for i in range(6):  # the customer talks while the clock is paused: a new run
+            await handle.execute_update(
+                IssueWorkflow.comment, CommentCommand(actor=CUSTOMER, body=f"Detail {i}")
+            )
+        await time_skipping_env.sleep(timedelta(days=1))
+        # (describe() cannot decode the unset ItrNextDeadline the time-skipping server keeps.)
+        first = time_skipping_env.client.get_workflow_handle(handle.id, run_id=first_run)
+        ended = (await first.fetch_history()).events[-1]
+        assert ended.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        latest = time_skipping_env.client.get_workflow_handle_for(IssueWorkflow.run, handle.id)
+        result = await latest.execute_update(
+            IssueWorkflow.customer_reply, CustomerReplyCommand(actor=CUSTOMER, body="Here.")
+        )
+        assert result.status.sla is not None
+        resolution = result.status.sla.clock(SlaClockKind.RESOLUTION)
+        assert resolution is not None and resolution.running
+        assert timedelta(hours=2) <= resolution.consumed < timedelta(hours=3)
+        assert resolution.paused_total >= timedelta(days=1)
+        assert len(resolution.segments) == 1 and resolution.fired == ()  # 20 %: nothing due
+        await end(time_skipping_env, latest)
 
 
 async def test_sla_histories_replay_with_the_current_code(

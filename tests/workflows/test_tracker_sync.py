@@ -13,10 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.tracker import TrackerActivities
-from domain.enums import DefectOutcome, IssueState, Tier
+from domain.enums import DefectOutcome, IssueState, Severity, Tier
 from domain.models import (
     AcknowledgeCommand,
     CancelCommand,
+    ChangeSeverityCommand,
     DefectChange,
     EscalateCommand,
     IssueStatus,
@@ -295,3 +296,23 @@ async def test_retrying_the_tracker_sync_is_refused_until_it_failed_and_creates_
     assert isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED
     assert "already linked to RND-1" in cause.message
     assert fakes.kinds(failed.issue_id).count("tracker_sync_retried") == 1
+
+
+async def test_a_severity_change_is_told_to_r_and_d_on_the_linked_defect_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    fakes, tracker = FakeIssueActivities(), FakeDefectTracker()
+    async with running(time_skipping_env, task_queue, fakes, tracker) as handles:
+        handle = await escalated_to_rnd(time_skipping_env, task_queue, handles)
+        status = await settled(time_skipping_env, handle)
+        await handle.execute_update(
+            IssueWorkflow.change_severity,
+            ChangeSeverityCommand(actor=ENGINEER, severity=Severity.CRITICAL, reason="All sites."),
+            id="severity-once",
+        )
+        await time_skipping_env.sleep(timedelta(seconds=5))
+    impact = [
+        body for marker, (key, body) in tracker.comments.items() if marker.startswith("severity:")
+    ]
+    assert len(impact) == 1 and status.defect_key in {k for k, _ in tracker.comments.values()}
+    assert "Customer impact changed: severity 2 -> 1 (All sites.)" in impact[0]
