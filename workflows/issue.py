@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         RetryTrackerSyncCommand,
         SlaPolicyQuery,
     )
-    from domain.sla import ResolvedPolicy
+    from domain.sla import ClockView, ResolvedPolicy
     from workflows.search_attributes import updates_for
 
 COMMAND_REJECTED = "CommandRejected"
@@ -143,6 +143,13 @@ class IssueWorkflow:
     @workflow.query
     def status(self) -> IssueStatus:
         return self._case.status
+
+    @workflow.query
+    def sla_clocks(self) -> list[ClockView]:
+        """Each clock's elapsed, remaining and paused business time at the workflow's now
+        (`temporal workflow query --type sla_clocks`); empty before intake."""
+        sla = self._case.status.sla
+        return list(sla.views(workflow.now())) if sla else []
 
     # --- updates -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the seeded policies (Acme: premium, Globex: standard); the fallback test removes
 the short configured targets apply.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -295,3 +296,54 @@ async def test_breached_and_at_risk_filters_follow_the_clocks(fallback_stack: St
     assert breaching not in await listed(api, sla="at_risk")  # breached is not "at risk"
     history = (await api.get(f"/issues/{breaching}/sla", headers=MANAGER)).json()["history"]
     assert [e["kind"] for e in history].count("sla_breached") == 1
+
+
+@pytest.fixture
+async def pause_stack(database: Database, temporal_client: Client) -> AsyncIterator[Stack]:
+    """No SLA policies; severity 2 must be resolved within 6 s of counted time."""
+    hour = timedelta(hours=1)
+    targets = {
+        s: SlaTargets(first_response=hour, resolution=timedelta(seconds=6)) for s in Severity
+    }
+    async with running_stack(
+        database, temporal_client, sla_policies=False, sla_targets=targets
+    ) as running:
+        yield running
+
+
+async def test_a_pause_moves_the_breach_by_exactly_its_length_on_the_dev_server(
+    pause_stack: Stack,
+) -> None:
+    """The instant is exact (computed from the recorded pause and resume); the timer that
+    acts on it fires at or after it, never before."""
+    api = pause_stack.api()
+    issue = await open_issue(api, unique("exact"))
+    issue_id = str(issue["id"])
+    assert (await post(api, f"/issues/{issue_id}/acknowledge", {}, ENGINEER)).status_code == 200
+    asked = await post(api, f"/issues/{issue_id}/request-info", {"question": "Logs?"}, ENGINEER)
+    assert asked.status_code == 200, asked.text
+    detail = await issue_detail(api, issue_id)
+    assert clock(detail["sla"], "resolution")["mode"] == "paused"
+    assert clock(detail["sla"], "resolution")["deadline"] is None
+    await asyncio.sleep(2)  # the customer takes a while; the clock must not count it
+    replied = await post(api, f"/issues/{issue_id}/reply", {"body": "Here."}, CUSTOMER)
+    assert replied.status_code == 200, replied.text
+
+    async def breach() -> dict[str, Any] | None:
+        history = (await api.get(f"/issues/{issue_id}/sla", headers=MANAGER)).json()["history"]
+        found = [e for e in history if e["kind"] == "sla_breached"]
+        return found[0] if found else None
+
+    breached = await eventually(breach, "the resolution breach", within=20, every=0.2)
+    timeline = (await issue_detail(api, issue_id))["timeline"]
+    paused_at = at(next(e["at"] for e in timeline if e["kind"] == "info_requested"))
+    resumed_at = at(next(e["at"] for e in timeline if e["kind"] == "customer_replied"))
+    created_at = at(detail["created_at"])
+    expected = created_at + timedelta(seconds=6) + (resumed_at - paused_at)
+    assert breached["data"]["clock"] == "resolution"
+    assert at(breached["data"]["due_at"]) == expected
+    assert at(breached["at"]) >= expected
+    detail = await issue_detail(api, issue_id)
+    resolution = clock(detail["sla"], "resolution")
+    assert resolution["breached"] and at(resolution["deadline"]) == expected
+    assert duration(resolution["paused"]) == resumed_at - paused_at
