@@ -101,9 +101,8 @@ class SlaRules(CaseBase):
         if s.sla is None or s.state not in OPEN_STATES:
             return effects
         sla, fired = s.sla.fire_due(now)
-        if not fired:
-            return effects
-        self._update(sla=sla)
+        if sla is not s.sla:
+            self._update(sla=sla)
         for kind, percent in fired:
             if percent < BREACH:
                 self._sla_warning(effects, kind, percent, now)

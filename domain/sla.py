@@ -191,17 +191,23 @@ class SlaClock(BaseModel):
     def next_checkpoint(self, calendar: BusinessCalendar) -> tuple[datetime, int] | None:
         """The next threshold still to fire and its instant; the workflow sleeps until it."""
         for percent in self.thresholds:
-            if percent not in self.fired:
-                at = self.instant_of(calendar, percent)
-                return None if at is None else (at, percent)
+            if percent in self.fired or (self.breached and percent < BREACH):
+                continue
+            at = self.instant_of(calendar, percent)
+            return None if at is None else (at, percent)
         return None
 
     def fire_due(self, calendar: BusinessCalendar, now: datetime) -> tuple[Self, list[int]]:
         """Thresholds reached by `now` that have not fired this cycle, in order; marks them."""
         due: list[int] = []
         breached_at = self.breached_due_at
+        moot: list[int] = []
         for percent in self.thresholds:
             if percent in self.fired:
+                continue
+            if self.breached and percent < BREACH:
+                # A warning added by a new policy after the breach warns of nothing.
+                moot.append(percent)
                 continue
             at = self.instant_of(calendar, percent)
             if at is None or at > now:
@@ -209,10 +215,10 @@ class SlaClock(BaseModel):
             due.append(percent)
             if percent == BREACH:
                 breached_at = at
-        if not due:
+        if not due and not moot:
             return self, []
         fired = self.model_copy(
-            update={"fired": (*self.fired, *due), "breached_due_at": breached_at}
+            update={"fired": (*self.fired, *moot, *due), "breached_due_at": breached_at}
         )
         return fired, due
 

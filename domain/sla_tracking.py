@@ -240,7 +240,7 @@ class IssueSla(BaseModel):
         sla, fired = self, list[tuple[SlaClockKind, int]]()
         for clock in self.clocks:
             moved, due = clock.fire_due(self.calendar, now)
-            if due:
+            if moved is not clock:
                 sla = sla._with(moved)
                 fired.extend((SlaClockKind(clock.name), percent) for percent in due)
         return sla, fired

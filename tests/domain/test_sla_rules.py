@@ -464,3 +464,19 @@ def test_a_breached_clock_keeps_its_deadline_through_a_pause() -> None:
     assert clock(case, SlaClockKind.RESOLUTION).breached
     assert deadline(case, SlaClockKind.RESOLUTION) == berlin(TUE, 17)
     assert case.status.next_deadline is None  # nothing left to breach
+
+
+def test_a_warning_a_new_policy_adds_after_the_breach_never_fires() -> None:
+    sparse = policy(resolution=timedelta(hours=4))
+    case = reported(
+        berlin(MON, 9),
+        sparse.model_copy(update={"policy": sparse.policy.model_copy(update={"warnings": (50,)})}),
+    )
+    case.acknowledge(AcknowledgeCommand(actor=ENGINEER), berlin(MON, 9, 30))
+    assert ("resolution", 100) in fired(case.on_time(berlin(MON, 13)))
+    case.reapply_sla(
+        ReapplySlaCommand(actor=MANAGER), policy(resolution=timedelta(hours=4)), berlin(MON, 14)
+    )
+    wakeup = case.next_wakeup()  # the new 75/90 % warnings are moot: no wake-up for them
+    assert wakeup is None or wakeup > berlin(MON, 14)
+    assert not [f for f in fired(case.on_time(berlin(MON, 15))) if f[0] == "resolution"]

@@ -369,7 +369,7 @@ async def test_long_lived_issue_continues_as_new_and_keeps_its_state(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     fakes = FakeIssueActivities()
-    config = CONFIG.model_copy(update={"max_events_per_run": 6})
+    config = CONFIG.model_copy(update={"max_events_per_run": 12})
     async with running(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue, config)
         await wait_for(handle, IssueState.ASSIGNED)

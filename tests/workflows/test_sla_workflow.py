@@ -493,7 +493,7 @@ async def test_clocks_in_flight_survive_continue_as_new(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
-    config = CONFIG.model_copy(update={"max_events_per_run": 6})
+    config = CONFIG.model_copy(update={"max_events_per_run": 14})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue, config=config)
         await assigned(handle)
