@@ -21,7 +21,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
-from domain.sla import ResolvedPolicy, SlaClock
+from domain.sla import ClockView, ResolvedPolicy, SlaClock
 from domain.sla_tracking import IssueSla
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -339,6 +339,13 @@ class SlaPolicyQuery(Contract):
     contract_level: ContractLevel | None
     severity: Severity
     on: date
+
+
+class SlaClocksReport(Contract):
+    """The `sla_clocks` query's answer: every clock as of one instant."""
+
+    as_of: datetime
+    clocks: tuple[ClockView, ...] = ()
 
 
 class SlaPolicyAnswer(Contract):

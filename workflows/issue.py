@@ -8,7 +8,7 @@ next deadline, and carries out the effects through idempotent activities.
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -52,9 +52,10 @@ with workflow.unsafe.imports_passed_through():
         ReopenCommand,
         RequestInfoCommand,
         RetryTrackerSyncCommand,
+        SlaClocksReport,
         SlaPolicyQuery,
     )
-    from domain.sla import ClockView, ResolvedPolicy
+    from domain.sla import ResolvedPolicy
     from workflows.search_attributes import updates_for
 
 COMMAND_REJECTED = "CommandRejected"
@@ -145,11 +146,14 @@ class IssueWorkflow:
         return self._case.status
 
     @workflow.query
-    def sla_clocks(self) -> list[ClockView]:
-        """Each clock's elapsed, remaining and paused business time at the workflow's now
-        (`temporal workflow query --type sla_clocks`); empty before intake."""
+    def sla_clocks(self, at: datetime | None = None) -> SlaClocksReport:
+        """Each clock's elapsed, remaining and paused business time as of `at` (default: the
+        workflow's time, i.e. its last task, which may be long ago for a quiet issue; pass
+        the current instant, e.g. `temporal workflow query --type sla_clocks --input
+        '"2026-11-24T10:00:00Z"'`). No clocks before intake."""
+        as_of = at or workflow.now()
         sla = self._case.status.sla
-        return list(sla.views(workflow.now())) if sla else []
+        return SlaClocksReport(as_of=as_of, clocks=sla.views(as_of) if sla else ())
 
     # --- updates -------------------------------------------------------------------------
 

@@ -216,10 +216,16 @@ async def test_waiting_for_the_customer_pauses_and_the_reply_resumes_the_clocks(
         resolution = waiting.sla.clock(SlaClockKind.RESOLUTION)
         assert resolution is not None and resolution.paused
         assert waiting.next_deadline is None
-        views = {v.clock: v for v in await handle.query(IssueWorkflow.sla_clocks)}
+        report = await handle.query(IssueWorkflow.sla_clocks)
+        views = {v.clock: v for v in report.clocks}
         assert views["resolution"].mode == "paused" and views["resolution"].deadline is None
         assert views["first_response"].mode == "stopped"
         assert views["tier_1"].mode == "paused"
+        later = report.as_of + timedelta(hours=5)
+        ahead = await handle.query(IssueWorkflow.sla_clocks, later)
+        assert ahead.as_of == later
+        paused = {v.clock: v.paused for v in ahead.clocks}
+        assert paused["resolution"] == views["resolution"].paused + timedelta(hours=5)
         await time_skipping_env.sleep(timedelta(days=3))  # far past the 10 h target
         assert not [f for f in fired(fakes, handle) if f[0] == "resolution"]
         result = await handle.execute_update(
