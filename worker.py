@@ -9,6 +9,7 @@ import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -21,6 +22,8 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -137,12 +140,23 @@ def poll_schedule_id(settings: Settings) -> str:
     return f"itr-tracker-poll-{settings.temporal_task_queue}"
 
 
-async def ensure_poll_schedule(client: Client, settings: Settings) -> bool:
-    """Create the tracker poll schedule unless it exists; every worker calls this at start,
-    so a lost webhook is caught within one poll interval. True when this call created it."""
+class ScheduleChange(StrEnum):
+    """What `ensure_poll_schedule` did."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    NO_TRACKER = "no_tracker"
+
+
+async def ensure_poll_schedule(client: Client, settings: Settings) -> ScheduleChange:
+    """Create the tracker poll schedule, or bring its interval in line with the Jira config;
+    every worker calls this at start, so a lost webhook is caught within one poll interval
+    and a changed `poll_interval` applies once a worker restarts with it."""
     if settings.tracker_config is None:
-        return False
+        return ScheduleChange.NO_TRACKER
     config = load_jira_config(settings.tracker_config)
+    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=config.poll_interval)])
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             TrackerPollWorkflow.run,
@@ -150,15 +164,29 @@ async def ensure_poll_schedule(client: Client, settings: Settings) -> bool:
             id=f"{poll_schedule_id(settings)}-run",
             task_queue=settings.temporal_task_queue,
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=config.poll_interval)]),
+        spec=spec,
         # One poll at a time; a tick while one runs is dropped (the next covers its window).
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
     try:
         await client.create_schedule(poll_schedule_id(settings), schedule)
     except ScheduleAlreadyRunningError:
-        return False
-    return True
+        pass
+    else:
+        return ScheduleChange.CREATED
+    handle = client.get_schedule_handle(poll_schedule_id(settings))
+    current = (await handle.describe()).schedule.spec.intervals
+    if [i.every for i in current] == [config.poll_interval]:
+        return ScheduleChange.UNCHANGED
+
+    def retimed(update: ScheduleUpdateInput) -> ScheduleUpdate:
+        """Only the interval changes; the action, policy and state stay as they are."""
+        existing = update.description.schedule
+        existing.spec = spec
+        return ScheduleUpdate(schedule=existing)
+
+    await handle.update(retimed)
+    return ScheduleChange.UPDATED
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
@@ -180,8 +208,9 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
     client = await connect_temporal(settings, metrics_runtime(settings))
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(client, settings, db, executor)
-        if await ensure_poll_schedule(client, settings):
-            log.info("tracker poll schedule created", schedule_id=poll_schedule_id(settings))
+        change = await ensure_poll_schedule(client, settings)
+        if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
+            log.info(f"tracker poll schedule {change}", schedule_id=poll_schedule_id(settings))
         log.info("worker started", task_queue=settings.temporal_task_queue)
         async with worker:
             await stop.wait()

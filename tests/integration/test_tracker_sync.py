@@ -17,7 +17,7 @@ from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
 from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
-from worker import ensure_poll_schedule, poll_schedule_id
+from worker import ScheduleChange, ensure_poll_schedule, poll_schedule_id
 from workflows.tracker_poll import TrackerPollWorkflow
 
 SECRET = "jira-webhook-secret"
@@ -60,8 +60,9 @@ async def tracked_stack(
         tracker_config=config,
     ) as running:
         settings = running.settings
-        assert await ensure_poll_schedule(temporal_client, settings)
-        assert not await ensure_poll_schedule(temporal_client, settings), "idempotent"
+        assert await ensure_poll_schedule(temporal_client, settings) == ScheduleChange.CREATED
+        again = await ensure_poll_schedule(temporal_client, settings)
+        assert again == ScheduleChange.UNCHANGED, "idempotent"
         try:
             yield running
         finally:
@@ -458,3 +459,19 @@ async def test_a_lost_comment_webhook_is_caught_by_the_poll_and_forwarded_once(
     assert (await poll()).comments_forwarded == 0
     final = await issue(api, created["id"])
     assert [e["kind"] for e in final["timeline"]].count("defect_commented") == 1
+
+
+async def test_a_changed_poll_interval_reaches_the_schedule_at_the_next_worker_start(
+    tracked_stack: Stack, temporal_client: Client
+) -> None:
+    settings = tracked_stack.settings
+    assert settings.tracker_config is not None
+    config = yaml.safe_load(settings.tracker_config.read_text())
+    config["jira"]["poll_interval"] = "PT2M"
+    settings.tracker_config.write_text(yaml.safe_dump(config))
+    assert await ensure_poll_schedule(temporal_client, settings) == ScheduleChange.UPDATED
+    handle = temporal_client.get_schedule_handle(poll_schedule_id(settings))
+    described = (await handle.describe()).schedule
+    assert [i.every for i in described.spec.intervals] == [timedelta(minutes=2)]
+    assert described.action.workflow == "TrackerPollWorkflow"  # type: ignore[attr-defined]
+    assert await ensure_poll_schedule(temporal_client, settings) == ScheduleChange.UNCHANGED
