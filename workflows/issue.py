@@ -18,7 +18,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
-    from domain.enums import ActorKind, DefectOutcome, EventKind, Severity, Tier, Visibility
+    from domain.enums import (
+        ActorKind,
+        ContractLevel,
+        DefectOutcome,
+        EventKind,
+        Severity,
+        Tier,
+        Visibility,
+    )
     from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
@@ -402,18 +410,8 @@ class IssueWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_MODEL_RETRY,
         )
-        policy = await workflow.execute_activity_method(
-            ReadModelActivities.resolve_sla_policy,
-            SlaPolicyQuery(
-                organisation_id=intake.organisation_id,
-                contract_level=entitlement.level,
-                severity=intake.severity,
-                on=intake.created_at.date(),
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=READ_MODEL_RETRY,
-        )
-        await self._apply(self._case.accept(entitlement, workflow.now(), policy.policy))
+        policy = await self._resolve_policy(intake.severity, entitlement.level)
+        await self._apply(self._case.accept(entitlement, workflow.now(), policy))
         owner = await self._choose_owner(Tier.FRONTLINE)
         if owner is None:
             await self._apply(self._case.no_owner_available(workflow.now(), Tier.FRONTLINE))
@@ -475,15 +473,19 @@ class IssueWorkflow:
             await self._apply(self._case.link_defect(link, workflow.now(), SYSTEM_ACTOR))
             self._changed = True
 
-    async def _resolve_policy(self, severity: Severity) -> ResolvedPolicy | None:
-        """The policy in force now for the issue's contract level and this severity."""
+    async def _resolve_policy(
+        self, severity: Severity, level: ContractLevel | None = None
+    ) -> ResolvedPolicy | None:
+        """The policy in force now for the contract level (default: the issue's entitlement)
+        and this severity, with the organisation's contract overrides as of the report."""
         status = self._case.status
-        entitlement = status.entitlement
+        if level is None and status.entitlement is not None:
+            level = status.entitlement.level
         answer = await workflow.execute_activity_method(
             ReadModelActivities.resolve_sla_policy,
             SlaPolicyQuery(
                 organisation_id=status.organisation_id,
-                contract_level=entitlement.level if entitlement else None,
+                contract_level=level,
                 severity=severity,
                 on=status.created_at.date(),
             ),
@@ -495,30 +497,31 @@ class IssueWorkflow:
     async def _follow_up(self, follow_up: FollowUp) -> None:
         """A breach action that needs the outside world: escalate, or raise the severity.
         Runs under the lock like a command; a state that moved on makes it a no-op."""
-        now = workflow.now
         if follow_up.escalate_to is not None:
-            cmd = EscalateCommand(
-                actor=SYSTEM_ACTOR, to_tier=follow_up.escalate_to, reason=follow_up.reason
-            )
-            try:
-                self._case.check_escalate(cmd)
-            except CommandRejected:
-                return
-            owner = await self._choose_owner(cmd.to_tier)
-            await self._apply(self._case.escalate(cmd, now(), owner))
-            if self._case.wants_defect() and not self._defect_pending:
-                self._start_defect_creation()
+            await self._escalate_on_breach(follow_up.escalate_to, follow_up.reason)
         if follow_up.raise_to is not None:
-            change = ChangeSeverityCommand(
-                actor=SYSTEM_ACTOR, severity=follow_up.raise_to, reason=follow_up.reason
-            )
-            try:
-                self._case.check_change_severity(change)
-            except CommandRejected:
-                return
-            policy = await self._resolve_policy(change.severity)
-            await self._apply(self._case.change_severity(change, policy, now()))
+            await self._raise_on_breach(follow_up.raise_to, follow_up.reason)
         self._changed = True
+
+    async def _escalate_on_breach(self, tier: Tier, reason: str) -> None:
+        cmd = EscalateCommand(actor=SYSTEM_ACTOR, to_tier=tier, reason=reason)
+        try:
+            self._case.check_escalate(cmd)
+        except CommandRejected:
+            return
+        owner = await self._choose_owner(tier)
+        await self._apply(self._case.escalate(cmd, workflow.now(), owner))
+        if self._case.wants_defect() and not self._defect_pending:
+            self._start_defect_creation()
+
+    async def _raise_on_breach(self, severity: Severity, reason: str) -> None:
+        cmd = ChangeSeverityCommand(actor=SYSTEM_ACTOR, severity=severity, reason=reason)
+        try:
+            self._case.check_change_severity(cmd)
+        except CommandRejected:
+            return
+        policy = await self._resolve_policy(severity)
+        await self._apply(self._case.change_severity(cmd, policy, workflow.now()))
 
     async def _choose_owner(self, tier: Tier) -> OwnerChoice | None:
         answer = await workflow.execute_activity_method(
