@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Fallback targets (24x7) for issues no SLA policy covers; policies live in the database.
     sla_targets: dict[Severity, SlaTargets] = Field(default_factory=lambda: DEFAULT_SLA_TARGETS)
     confirmation_reminder_after: timedelta = timedelta(days=3)
     auto_close_after: timedelta = timedelta(days=7)

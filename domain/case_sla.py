@@ -35,6 +35,8 @@ from domain.sla_tracking import TIER_CLOCKS, ClockTransition, fallback_policy
 
 
 class SlaRules(CaseBase):
+    """The SLA steps of IssueCase: the promise, its clocks, thresholds and their actions."""
+
     def _follow_sla(self, effects: Effects, now: datetime) -> None:
         """Every step may pause, resume, stop or start clocks: the state decides, recorded."""
         s = self.status

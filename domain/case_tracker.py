@@ -42,6 +42,8 @@ def defect_outcome_applies(state: IssueState, tier: Tier, outcome: DefectOutcome
 
 
 class TrackerRules(CaseBase):
+    """The defect-tracker steps of IssueCase: linking, sync failures, R&D decisions."""
+
     def _require_tracker(self) -> None:
         if not self.config.tracker_enabled:
             raise CommandRejected("no defect tracker is configured for this issue")

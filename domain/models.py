@@ -64,7 +64,8 @@ class IssueIntake(Contract):
 
 
 class SlaTargets(Contract):
-    """First-response and resolution targets for one severity."""
+    """First-response and resolution targets for one severity: the fallback (24x7) for an
+    issue no SLA policy covers (no contract, or a gap in the policy tables)."""
 
     first_response: timedelta
     resolution: timedelta
