@@ -41,7 +41,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -55,6 +55,8 @@ from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.session import Database
 from worker import build_worker, connect_temporal
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ISSUE_QUEUE = "bench-issues"
@@ -652,8 +654,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def _main(args: argparse.Namespace, signals: list[int]) -> str:
-    """The benchmark, cancelled on SIGINT or SIGTERM so that every `finally` runs.
+class BenchStopped(Exception):
+    """The run ended early (a signal or a failed step); `code` is the exit status."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def _cancellable(work: Callable[[], Awaitable[T]], signals: list[int]) -> T:
+    """`work`, cancelled on SIGINT or SIGTERM so that every `finally` runs.
 
     The signal is noted in `signals` because cancellation does not always surface as
     CancelledError: the Temporal client turns a cancelled update into its own error.
@@ -668,25 +678,35 @@ async def _main(args: argparse.Namespace, signals: list[int]) -> str:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop, sig)
-    return await benchmark(args)
+    return await work()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_benchmark(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a benchmark the way every one in bench/ runs: without the developer's ITR_*
+    variables (only the benchmark's own settings reach both processes), stopped cleanly by
+    a signal; a signal or a BenchError becomes BenchStopped with the exit status to use."""
     for name in [n for n in os.environ if n.startswith("ITR_")]:
         del os.environ[name]  # see bench_settings
     signals: list[int] = []
     try:
-        output = asyncio.run(_main(args, signals))
+        return asyncio.run(_cancellable(work, signals))
     except (Exception, asyncio.CancelledError) as error:
         if signals:
             name = signal.Signals(signals[0]).name
             sys.stderr.write(f"benchmark stopped by {name}; its processes and files are gone\n")
-            return 128 + signals[0]
+            raise BenchStopped(128 + signals[0]) from None
         if isinstance(error, BenchError):
             sys.stderr.write(f"benchmark failed: {error}\n")
-            return 1
+            raise BenchStopped(1) from None
         raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        output = run_benchmark(lambda: benchmark(args))
+    except BenchStopped as stopped:
+        return stopped.code
     print(output)
     return 0
 

@@ -36,7 +36,6 @@ import logging
 import os
 import platform
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -57,9 +56,11 @@ import sqlalchemy as sa
 
 from bench.lifecycle import (
     BenchError,
+    BenchStopped,
     Stack,
     bench_settings,
     percentile,
+    run_benchmark,
     running_stack,
 )
 from cli import exit_hard
@@ -632,37 +633,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def _main(args: argparse.Namespace, signals: list[int]) -> tuple[str, bool]:
-    """The benchmark, cancelled on SIGINT or SIGTERM so that every `finally` runs."""
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-
-    def stop(sig: int) -> None:
-        signals.append(sig)
-        task.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop, sig)
-    return await benchmark(args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in [n for n in os.environ if n.startswith("ITR_")]:
-        del os.environ[name]  # only this benchmark's settings reach both processes
-    signals: list[int] = []
     try:
-        output, ok = asyncio.run(_main(args, signals))
-    except (Exception, asyncio.CancelledError) as error:
-        if signals:
-            name = signal.Signals(signals[0]).name
-            sys.stderr.write(f"benchmark stopped by {name}; its processes and files are gone\n")
-            return 128 + signals[0]
-        if isinstance(error, BenchError):
-            sys.stderr.write(f"benchmark failed: {error}\n")
-            return 1
-        raise
+        output, ok = run_benchmark(lambda: benchmark(args))
+    except BenchStopped as stopped:
+        return stopped.code
     print(output)
     if not ok:
         sys.stderr.write("benchmark failed: a breach was missing, repeated or not on fallback\n")
