@@ -36,6 +36,7 @@ from domain.models import (
     RequestInfoCommand,
     SlaTargets,
 )
+from domain.sla import ResolvedPolicy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ENGINEER = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice")
@@ -55,7 +56,15 @@ CONFIG = LifecycleConfig(
 )
 
 
-def assigned_case(severity: Severity = Severity.CRITICAL) -> IssueCase:
+def assigned_case(
+    severity: Severity = Severity.CRITICAL,
+    *,
+    at: datetime = T0,
+    policy: ResolvedPolicy | None = None,
+    config: LifecycleConfig = CONFIG,
+) -> IssueCase:
+    """An issue reported `at`, accepted (promised `policy`, or the config's default targets)
+    and assigned to Alice at that same instant."""
     case = IssueCase.open(
         IssueIntake(
             issue_id="ITR-1",
@@ -66,18 +75,19 @@ def assigned_case(severity: Severity = Severity.CRITICAL) -> IssueCase:
             category=Category.INCIDENT,
             severity=severity,
             reporter=CUSTOMER,
-            created_at=T0,
+            created_at=at,
         ),
-        CONFIG,
+        config,
     )
-    case.register(T0, CUSTOMER)
+    case.register(at, CUSTOMER)
     case.accept(
         Entitlement(
             contract_id="c", level=ContractLevel.PREMIUM, warranty_status=WarrantyStatus.IN_WARRANTY
         ),
-        T0,
+        at,
+        policy,
     )
-    case.assign_initial(ALICE, T0)
+    case.assign_initial(ALICE, at)
     return case
 
 

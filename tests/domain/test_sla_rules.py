@@ -11,14 +11,12 @@ import pytest
 from domain.calendar import BusinessCalendar
 from domain.enums import (
     ActorKind,
-    Category,
     ContractLevel,
     EventKind,
     IssueState,
     Severity,
     SlaClockKind,
     Tier,
-    WarrantyStatus,
 )
 from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
 from domain.models import (
@@ -28,9 +26,7 @@ from domain.models import (
     ChangeSeverityCommand,
     ConfirmClosureCommand,
     CustomerReplyCommand,
-    Entitlement,
     EscalateCommand,
-    IssueIntake,
     LifecycleConfig,
     OwnerChoice,
     ProposeResolutionCommand,
@@ -40,6 +36,7 @@ from domain.models import (
     SlaTargets,
 )
 from domain.sla import BreachAction, ResolvedPolicy, SlaClock, SlaPolicy, TierBudget
+from tests.domain.test_lifecycle import assigned_case
 
 BERLIN = "Europe/Berlin"
 OFFICE = BusinessCalendar.uniform(name="office", timezone=BERLIN, intervals=[(time(9), time(17))])
@@ -104,27 +101,7 @@ def reported(
     at: datetime, promised: ResolvedPolicy | None, severity: Severity = Severity.MAJOR
 ) -> IssueCase:
     """An issue reported `at`, accepted and assigned to Alice at that same instant."""
-    case = IssueCase.open(
-        IssueIntake(
-            issue_id="ITR-9",
-            organisation_id="acme",
-            product_id="router",
-            title="Down",
-            description="All down",
-            category=Category.INCIDENT,
-            severity=severity,
-            reporter=CUSTOMER,
-            created_at=at,
-        ),
-        CONFIG,
-    )
-    case.register(at, CUSTOMER)
-    entitlement = Entitlement(
-        contract_id="c", level=ContractLevel.PREMIUM, warranty_status=WarrantyStatus.IN_WARRANTY
-    )
-    case.accept(entitlement, at, promised)
-    case.assign_initial(ALICE, at)
-    return case
+    return assigned_case(severity, at=at, policy=promised, config=CONFIG)
 
 
 def clock(case: IssueCase, kind: SlaClockKind) -> SlaClock:

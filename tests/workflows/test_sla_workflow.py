@@ -7,7 +7,6 @@ which order, how often, and that nothing fired early.
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
@@ -21,7 +20,6 @@ from temporalio.worker import Replayer, Worker
 from domain.calendar import BusinessCalendar
 from domain.enums import (
     ActorKind,
-    Category,
     ContractLevel,
     IssueState,
     Severity,
@@ -37,8 +35,6 @@ from domain.models import (
     ConfirmClosureCommand,
     CustomerReplyCommand,
     EscalateCommand,
-    IssueIntake,
-    IssueStatus,
     IssueWorkflowInput,
     LifecycleConfig,
     ProposeResolutionCommand,
@@ -48,11 +44,9 @@ from domain.models import (
 )
 from domain.sla import BreachAction, ResolvedPolicy, SlaPolicy, TierBudget
 from tests.workflows.fakes import FakeIssueActivities
-from tests.workflows.test_issue_workflow import CONFIG
+from tests.workflows.test_issue_workflow import CONFIG, CUSTOMER, ENGINEER, intake, wait_for
 from workflows.issue import IssueWorkflow
 
-ENGINEER = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice")
-CUSTOMER = Actor(kind=ActorKind.CUSTOMER, id="tok-acme", name="Ann Customer")
 ADMIN = Actor(kind=ActorKind.ADMIN, id="root", name="Root")
 ALWAYS = BusinessCalendar.always()
 SLA_HISTORIES: list[str] = []
@@ -118,35 +112,15 @@ async def start(
     severity: Severity = Severity.MAJOR,
     config: LifecycleConfig = CONFIG,
 ) -> Handle:
-    issue_id = f"S-{uuid.uuid4().hex[:10]}"
-    data = IssueIntake(
-        issue_id=issue_id,
-        organisation_id="acme",
-        product_id="edge-router",
-        title="Router drops packets",
-        description="Since the upgrade the router drops 3% of packets.",
-        category=Category.INCIDENT,
-        severity=severity,
-        reporter=CUSTOMER,
-        created_at=await env.get_current_time(),
-    )
+    data = (await intake(env)).model_copy(update={"severity": severity})
     handle = await env.client.start_workflow(
         IssueWorkflow.run,
         IssueWorkflowInput(intake=data, config=config),
-        id=f"issue-{issue_id}",
+        id=f"issue-{data.issue_id}",
         task_queue=task_queue,
     )
     SLA_HISTORIES.append(handle.id)
     return handle  # type: ignore[return-value]
-
-
-async def assigned(handle: Handle) -> IssueStatus:
-    for _ in range(200):
-        status = await handle.query(IssueWorkflow.status)
-        if status.state == IssueState.ASSIGNED:
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never assigned: {status.state}")
 
 
 async def end(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
@@ -178,7 +152,7 @@ async def test_each_warning_and_the_breach_fire_once_in_order_and_never_early(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        created = (await assigned(handle)).created_at
+        created = (await wait_for(handle, IssueState.ASSIGNED)).created_at
         await time_skipping_env.sleep(timedelta(minutes=95))
         status = await handle.query(IssueWorkflow.status)
         assert status.breached and status.sla is not None
@@ -206,7 +180,7 @@ async def test_waiting_for_the_customer_pauses_and_the_reply_resumes_the_clocks(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await handle.execute_update(
             IssueWorkflow.request_info, RequestInfoCommand(actor=ENGINEER, question="Logs?")
@@ -248,7 +222,7 @@ async def test_a_rejected_resolution_resumes_the_resolution_clock(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=6))  # resolution at 60 %: 50 % fired
         await handle.execute_update(
@@ -282,7 +256,7 @@ async def test_a_tier_budget_breach_escalates_to_the_next_tier(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: promised})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=2, minutes=30))  # tier 1 had 2 h
         status = await handle.query(IssueWorkflow.status)
@@ -316,7 +290,7 @@ async def test_a_weekend_and_a_holiday_inside_the_window_move_the_deadline(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: promised})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        status = await assigned(handle)
+        status = await wait_for(handle, IssueState.ASSIGNED)
         assert status.sla is not None
         first = status.sla.clock(SlaClockKind.FIRST_RESPONSE)
         assert first is not None
@@ -348,7 +322,7 @@ async def test_a_dst_change_inside_the_window_is_counted_in_business_time(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: promised})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        status = await assigned(handle)
+        status = await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         expected = office.add_business_time(status.created_at, hours)
         assert expected > spring
@@ -373,7 +347,7 @@ async def test_a_severity_change_mid_flight_takes_the_new_targets_and_keeps_the_
     fakes = FakeIssueActivities(policies={Severity.MINOR: minor, Severity.MAJOR: major})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue, Severity.MINOR)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=6))  # 15 % of 40 h, 60 % of 10 h
         assert not [f for f in fired(fakes, handle) if f[0] == "resolution"]
@@ -403,7 +377,7 @@ async def test_a_policy_edit_leaves_a_running_issue_alone_until_an_admin_reappli
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=3))
         fakes.policies[Severity.MAJOR] = policy(resolution=timedelta(hours=4), version=2)
@@ -431,7 +405,7 @@ async def test_pending_sla_timers_survive_a_worker_restart(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     async with worker(time_skipping_env, task_queue, fakes, keep=True):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         # Quiet before the stop: only timers pending (an activity cut off by the shutdown
         # would hold the test server's clock until its timeout).
         for _ in range(200):
@@ -468,7 +442,7 @@ async def test_each_escalation_stops_the_tier_budget_and_starts_the_next(
     fakes = FakeIssueActivities(policies={Severity.MAJOR: policy(budgets=budgets)})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=1))
         to_experts = await handle.execute_update(
@@ -502,7 +476,7 @@ async def test_clocks_in_flight_survive_continue_as_new(
     config = CONFIG.model_copy(update={"max_events_per_run": 14})
     async with worker(time_skipping_env, task_queue, fakes):
         handle = await start(time_skipping_env, task_queue, config=config)
-        await assigned(handle)
+        await wait_for(handle, IssueState.ASSIGNED)
         first_run = (await handle.describe()).run_id
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
         await time_skipping_env.sleep(timedelta(hours=2))
