@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.enums import (
+    SLA_EVENTS,
     ActorKind,
     EventKind,
     IssueState,
@@ -27,7 +28,6 @@ from domain.models import (
 )
 
 WORKING_STATES = frozenset({IssueState.IN_PROGRESS, IssueState.ESCALATED})
-OPEN_STATES = frozenset(s for s in IssueState if s not in (IssueState.CLOSED, IssueState.CANCELLED))
 REASSIGNABLE_STATES = frozenset(
     {
         IssueState.ACCEPTED,
@@ -44,16 +44,6 @@ DEFECT_REOPEN_STATES = frozenset(
     {IssueState.IN_PROGRESS, IssueState.ESCALATED, IssueState.AWAITING_CONFIRMATION}
 )
 
-
-SLA_EVENTS = frozenset(
-    {
-        EventKind.SLA_BREACHED,
-        EventKind.SLA_WARNING,
-        EventKind.SLA_CLOCKS,
-        EventKind.SLA_POLICY_APPLIED,
-        EventKind.SEVERITY_CHANGED,
-    }
-)
 ESCALATABLE_STATES = frozenset({IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.ESCALATED})
 
 
@@ -82,6 +72,13 @@ class Effects:
 
     def __bool__(self) -> bool:
         return bool(self.events or self.comment or self.notifications)
+
+    def extend(self, later: "Effects") -> None:
+        """Append what a later step in the same turn produced (its comment, if any, wins)."""
+        self.events.extend(later.events)
+        self.comment = later.comment or self.comment
+        self.notifications.extend(later.notifications)
+        self.follow_ups.extend(later.follow_ups)
 
 
 def _waiting_for(status: IssueStatus) -> str:

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 from domain.case_base import (
     ESCALATABLE_STATES,
-    OPEN_STATES,
     CaseBase,
     CommandRejected,
     Effects,
     FollowUp,
 )
 from domain.enums import (
+    OPEN_STATES,
     EventKind,
     Severity,
     SlaClockKind,

@@ -222,10 +222,7 @@ class TrackerRules(CaseBase):
             actor=SYSTEM_ACTOR,
             summary=f"R&D fixed the defect behind this issue; the fix is available in {versions}.",
         )
-        more = self.propose_resolution(proposal, now)
-        effects.events.extend(more.events)
-        effects.comment = more.comment
-        effects.notifications.extend(more.notifications)
+        effects.extend(self.propose_resolution(proposal, now))
         return effects
 
     def _defect_wont_fix(

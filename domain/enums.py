@@ -150,6 +150,19 @@ class EventKind(StrEnum):
     DEFECT_COMMENTED = "defect_commented"
 
 
+# The SLA's own timeline entries: bookkeeping that never moves the clocks itself, and what
+# an issue's SLA history lists.
+SLA_EVENTS: frozenset[EventKind] = frozenset(
+    {
+        EventKind.SLA_POLICY_APPLIED,
+        EventKind.SLA_CLOCKS,
+        EventKind.SLA_WARNING,
+        EventKind.SLA_BREACHED,
+        EventKind.SEVERITY_CHANGED,
+    }
+)
+
+
 class DefectOutcome(StrEnum):
     """What R&D decided about a linked defect, as far as the waiting issues are concerned."""
 

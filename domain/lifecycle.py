@@ -15,7 +15,6 @@ from typing import Any
 
 from domain.case_base import (
     CUSTOMER_SIDE,
-    OPEN_STATES,
     REASSIGNABLE_STATES,
     WORKING_STATES,
     CommandRejected,
@@ -25,6 +24,7 @@ from domain.case_base import (
 from domain.case_sla import SlaRules
 from domain.case_tracker import TrackerRules, defect_outcome_applies
 from domain.enums import (
+    OPEN_STATES,
     ClosureOutcome,
     EventKind,
     IssueState,
@@ -599,7 +599,6 @@ class IssueCase(SlaRules, TrackerRules):
 
 
 __all__ = [
-    "OPEN_STATES",
     "CommandRejected",
     "Effects",
     "FollowUp",

@@ -103,21 +103,32 @@ class IssueSla(BaseModel):
     def _tiers(self) -> list[SlaClock]:
         return [c for c in self.clocks if SlaClockKind(c.name) not in PROMISE_CLOCKS]
 
-    def _earliest_breach(self, clocks: list[SlaClock]) -> datetime | None:
+    def next_to_breach(self, *, promise_only: bool) -> SlaClock | None:
+        """The counting clock that breaches first if nothing changes: among the promise's
+        (what a customer may see) or among all, tier budgets included (staff)."""
+        clocks = self._promise() if promise_only else list(self.clocks)
+        return self._soonest(clocks)
+
+    def _soonest(self, clocks: list[SlaClock]) -> SlaClock | None:
         due = [
-            at for c in clocks if not c.breached and (at := c.deadline(self.calendar)) is not None
+            (at, c)
+            for c in clocks
+            if not c.breached and (at := c.deadline(self.calendar)) is not None
         ]
-        return min(due) if due else None
+        return min(due, key=lambda pair: pair[0])[1] if due else None
+
+    def _deadline_of(self, clock: SlaClock | None) -> datetime | None:
+        return clock.deadline(self.calendar) if clock else None
 
     @property
     def next_breach_at(self) -> datetime | None:
         """When the promise breaches next if nothing changes (None while nothing counts down)."""
-        return self._earliest_breach(self._promise())
+        return self._deadline_of(self._soonest(self._promise()))
 
     @property
     def next_ola_breach_at(self) -> datetime | None:
         """When the current tier's budget runs out if nothing changes (staff only)."""
-        return self._earliest_breach(self._tiers())
+        return self._deadline_of(self._soonest(self._tiers()))
 
     @property
     def next_checkpoint(self) -> datetime | None:

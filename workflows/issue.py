@@ -377,18 +377,12 @@ class IssueWorkflow:
         the same step, before the command can stop their clock; their actions (escalate,
         raise the severity) run after it, against the state the command left."""
         now = workflow.now()
-        due = self._case.sla_due(now)
+        effects = self._case.sla_due(now)
         try:
-            effects = step(now)
+            effects.extend(step(now))
         except CommandRejected as exc:
-            await self._apply(due)
+            await self._apply(effects)
             raise rejected(str(exc)) from None
-        effects = Effects(
-            events=due.events + effects.events,
-            comment=effects.comment,
-            notifications=due.notifications + effects.notifications,
-            follow_ups=due.follow_ups + effects.follow_ups,
-        )
         await self._apply(effects)
         self._changed = True
         return CommandResult(

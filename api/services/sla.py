@@ -15,25 +15,14 @@ from api.schemas import (
     SlaHistoryEntry,
 )
 from api.services import issues as issue_service
-from api.services.sla_views import CUSTOMER_CLOCKS, sees_internal_clocks, sla_read, snapshot
+from api.services.sla_views import sees_internal_clocks, sla_read, snapshot
 from api.temporal_gateway import TemporalGateway, WorkflowEnded
 from db.models import IssueRow
 from db.repositories import issues as issue_repo
-from domain.enums import EventKind, Role, SlaClockKind
+from domain.enums import SLA_EVENTS, Role, SlaClockKind
 from domain.models import ReapplySlaCommand
-from domain.sla import SlaClock
-from domain.sla_tracking import IssueSla
 from workflows.issue import IssueWorkflow
 
-SLA_EVENTS = frozenset(
-    {
-        EventKind.SLA_POLICY_APPLIED,
-        EventKind.SLA_CLOCKS,
-        EventKind.SLA_WARNING,
-        EventKind.SLA_BREACHED,
-        EventKind.SEVERITY_CHANGED,
-    }
-)
 MAX_WITHIN = timedelta(days=366)
 REAPPLY_CONCURRENCY = 8
 _DURATION = TypeAdapter(timedelta)
@@ -85,17 +74,6 @@ def parse_within(raw: str) -> timedelta:
     return value
 
 
-def _next_breach(sla: IssueSla, kinds: frozenset[SlaClockKind] | None) -> SlaClock | None:
-    due = [
-        (deadline, c)
-        for c in sla.clocks
-        if (kinds is None or SlaClockKind(c.name) in kinds)
-        and not c.breached
-        and (deadline := c.deadline(sla.calendar)) is not None
-    ]
-    return min(due, key=lambda pair: pair[0])[1] if due else None
-
-
 async def at_risk(
     session: AsyncSession, principal: Principal, within: timedelta, limit: int, now: datetime
 ) -> list[AtRiskIssue]:
@@ -111,7 +89,7 @@ async def at_risk(
     items: list[AtRiskIssue] = []
     for row in rows:
         sla = snapshot(row)
-        clock = None if sla is None else _next_breach(sla, None if staff else CUSTOMER_CLOCKS)
+        clock = None if sla is None else sla.next_to_breach(promise_only=not staff)
         if sla is not None and clock is not None:
             deadline = clock.deadline(sla.calendar)
             remaining = clock.remaining(sla.calendar, now)

@@ -12,9 +12,7 @@ from api.schemas import ClockRead, Deadline, IssueSlaRead, SlaPolicyInfo
 from db.models import IssueRow
 from domain.enums import SlaClockKind
 from domain.sla import SlaClock
-from domain.sla_tracking import IssueSla
-
-CUSTOMER_CLOCKS = frozenset({SlaClockKind.FIRST_RESPONSE, SlaClockKind.RESOLUTION})
+from domain.sla_tracking import PROMISE_CLOCKS, IssueSla
 
 
 def sees_internal_clocks(principal: Principal) -> bool:
@@ -28,7 +26,7 @@ def snapshot(row: IssueRow) -> IssueSla | None:
 
 def _visible(sla: IssueSla, principal: Principal) -> list[SlaClock]:
     staff = sees_internal_clocks(principal)
-    return [c for c in sla.clocks if staff or SlaClockKind(c.name) in CUSTOMER_CLOCKS]
+    return [c for c in sla.clocks if staff or SlaClockKind(c.name) in PROMISE_CLOCKS]
 
 
 def sla_read(row: IssueRow, principal: Principal, now: datetime) -> IssueSlaRead | None:
