@@ -197,8 +197,6 @@ class IssueSla(BaseModel):
                     continue
                 clock = self._start(kind, now)
                 changes.append(ClockTransition(clock=kind, change="started"))
-            if kind == SlaClockKind.FIRST_RESPONSE and clock.stopped:
-                continue  # a promise kept (or abandoned) is never taken up again
             moved, change = _move(clock, mode, sla.calendar, now)
             if change:
                 changes.append(ClockTransition(clock=kind, change=change))
@@ -221,6 +219,8 @@ class IssueSla(BaseModel):
         )
         pause_or_run = ClockMode.PAUSED if waiting else ClockMode.RUNNING
         modes: dict[SlaClockKind, ClockMode | None] = {
+            # Every state that stops the clocks comes after a response (a proposed resolution
+            # counts as one), so a stopped first-response clock never runs again.
             SlaClockKind.FIRST_RESPONSE: ClockMode.STOPPED if responded else pause_or_run,
             SlaClockKind.RESOLUTION: ClockMode.PAUSED if waiting or with_rnd else ClockMode.RUNNING,
         }
