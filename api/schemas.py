@@ -20,7 +20,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
-from domain.sla import BreachAction, ClockMode
+from domain.sla import BreachAction, ClockView
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -69,25 +69,6 @@ class Deadline(BaseModel):
     breached: bool
 
 
-class ClockRead(BaseModel):
-    """One SLA clock as of `computed_at`; durations are ISO 8601 (business time, except
-    `paused`, which is wall time)."""
-
-    clock: SlaClockKind
-    mode: ClockMode
-    cycle: int
-    target: timedelta | None = Field(description="None: the clock measures, it has no budget")
-    elapsed: timedelta
-    remaining: timedelta | None
-    paused: timedelta
-    deadline: datetime | None = Field(description="When it breaches if it keeps running")
-    next_threshold: int | None = Field(description="The next percentage that fires")
-    next_threshold_at: datetime | None
-    warnings_fired: list[int]
-    breached: bool
-    stopped_at: datetime | None
-
-
 class SlaPolicyInfo(BaseModel):
     """The policy snapshot the issue is measured against (taken at intake, or re-applied)."""
 
@@ -107,7 +88,7 @@ class SlaPolicyInfo(BaseModel):
 
 class IssueSlaRead(BaseModel):
     policy: SlaPolicyInfo
-    clocks: list[ClockRead] = Field(description="Customers see first_response and resolution")
+    clocks: list[ClockView] = Field(description="Customers see first_response and resolution")
     paused: bool
     at_risk: bool
     breached: bool

@@ -15,7 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import BusinessCalendar
-from domain.enums import ContractLevel, Severity, Tier
+from domain.enums import ContractLevel, Severity, SlaClockKind, Tier
 
 BREACH = 100
 DEFAULT_WARNINGS = (50, 75, 90)
@@ -309,7 +309,7 @@ class SlaClock(BaseModel):
         else:
             mode = ClockMode.RUNNING
         return ClockView(
-            clock=self.name,
+            clock=SlaClockKind(self.name),
             mode=mode,
             cycle=self.cycle,
             target=self.target if self.budgeted else None,
@@ -332,11 +332,12 @@ class ClockMode(StrEnum):
 
 
 class ClockView(BaseModel):
-    """One clock as people see it; computed, never stored as truth."""
+    """One clock as people see it (workflow query, API), computed as of an instant, never
+    stored as truth. Durations are business time, except `paused`, which is wall time."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    clock: str
+    clock: SlaClockKind
     mode: ClockMode
     cycle: int
     target: timedelta | None = Field(description="None: the clock measures, it has no budget")
@@ -344,7 +345,7 @@ class ClockView(BaseModel):
     remaining: timedelta | None
     paused: timedelta
     deadline: datetime | None = Field(description="when it breaches if it keeps running")
-    next_threshold: int | None
+    next_threshold: int | None = Field(description="the next percentage that fires")
     next_threshold_at: datetime | None
     warnings_fired: tuple[int, ...]
     breached: bool

@@ -8,7 +8,7 @@ a detail never shows a stale countdown. Tier clocks are internal OLAs: only staf
 from datetime import datetime
 
 from api.auth import STAFF, Principal
-from api.schemas import ClockRead, Deadline, IssueSlaRead, SlaPolicyInfo
+from api.schemas import Deadline, IssueSlaRead, SlaPolicyInfo
 from db.models import IssueRow
 from domain.enums import SlaClockKind
 from domain.sla import SlaClock
@@ -35,11 +35,7 @@ def sla_read(row: IssueRow, principal: Principal, now: datetime) -> IssueSlaRead
         return None
     visible = {c.name for c in _visible(sla, principal)}
     policy = sla.policy.policy
-    clocks = [
-        ClockRead.model_validate(view.model_dump())
-        for view in sla.views(now)
-        if view.clock in visible
-    ]
+    clocks = [view for view in sla.views(now) if view.clock in visible]
     shown = sla.model_copy(update={"clocks": tuple(c for c in sla.clocks if c.name in visible)})
     return IssueSlaRead(
         policy=SlaPolicyInfo(
