@@ -54,6 +54,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.lifecycle import NEW_ISSUE as LIFECYCLE_ISSUE
 from bench.lifecycle import (
     BenchError,
     BenchStopped,
@@ -72,14 +73,7 @@ from integrations.notify.webhook import SIGNATURE_HEADER, verify
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 ORGANISATION = {"id": "bench-no-contract", "name": "Benchmark customer without a contract"}
-NEW_ISSUE = {
-    "title": "Edge router drops packets after upgrade",
-    "description": "Since firmware 5.2 the router drops about 3% of packets under load.",
-    "product_id": "edge-router",
-    "severity": 2,
-    "category": "incident",
-    "organisation_id": ORGANISATION["id"],
-}
+NEW_ISSUE = {**LIFECYCLE_ISSUE, "organisation_id": ORGANISATION["id"]}
 BREACH_KIND = "sla_breached"
 CLOCK = SlaClockKind.FIRST_RESPONSE.value
 RESOLUTION_TARGET = "PT1H"  # far beyond the run: only first-response clocks breach

@@ -23,7 +23,6 @@ from domain.models import (
     IssueStatus,
     LifecycleConfig,
     Notification,
-    OwnerChoice,
     TimelineEvent,
 )
 
@@ -193,27 +192,6 @@ class CaseBase:
             )
         )
         self._update(revision=self.seq)
-
-    def _notify_owner_or_managers(
-        self, effects: Effects, now: datetime, owner: OwnerChoice | None, why: str
-    ) -> None:
-        tier = int(self.status.tier)
-        if owner is not None:
-            self._notify(
-                effects,
-                "issue_escalated",
-                now,
-                Audience(engineer_id=owner.engineer_id),
-                f"{self.status.issue_id} is back with you (tier {tier}): {why}",
-            )
-        else:
-            self._notify(
-                effects,
-                "issue_escalated_unowned",
-                now,
-                Audience(owner_manager=True),
-                f"{self.status.issue_id} is back at tier {tier} with no engineer available",
-            )
 
     def _require_state(self, allowed: frozenset[IssueState], action: str) -> None:
         if self.status.state not in allowed:

@@ -271,6 +271,27 @@ class TrackerRules(CaseBase):
         self._notify_owner_or_managers(effects, now, owner, f"{change.defect_key} was reopened")
         return effects
 
+    def _notify_owner_or_managers(
+        self, effects: Effects, now: datetime, owner: OwnerChoice | None, why: str
+    ) -> None:
+        tier = int(self.status.tier)
+        if owner is not None:
+            self._notify(
+                effects,
+                "issue_escalated",
+                now,
+                Audience(engineer_id=owner.engineer_id),
+                f"{self.status.issue_id} is back with you (tier {tier}): {why}",
+            )
+        else:
+            self._notify(
+                effects,
+                "issue_escalated_unowned",
+                now,
+                Audience(owner_manager=True),
+                f"{self.status.issue_id} is back at tier {tier} with no engineer available",
+            )
+
     def propose_resolution(self, cmd: ProposeResolutionCommand, now: datetime) -> Effects:
         """Defined by IssueCase; a fixed defect proposes the fix as the resolution."""
         raise NotImplementedError

@@ -36,15 +36,11 @@ from domain.models import (
     SlaTargets,
 )
 from domain.sla import BreachAction, ResolvedPolicy, SlaClock, SlaPolicy, TierBudget
-from tests.domain.test_lifecycle import assigned_case
+from tests.domain.test_lifecycle import BOB, CUSTOMER, ENGINEER, assigned_case
 
 BERLIN = "Europe/Berlin"
 OFFICE = BusinessCalendar.uniform(name="office", timezone=BERLIN, intervals=[(time(9), time(17))])
-ENGINEER = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice")
 MANAGER = Actor(kind=ActorKind.MANAGER, id="mona", name="Mona")
-CUSTOMER = Actor(kind=ActorKind.CUSTOMER, id="tok", name="Ann")
-ALICE = OwnerChoice(engineer_id="alice", engineer_name="Alice", tier=Tier.FRONTLINE)
-BOB = OwnerChoice(engineer_id="bob", engineer_name="Bob", tier=Tier.EXPERT)
 RITA = OwnerChoice(engineer_id="rita", engineer_name="Rita", tier=Tier.RND)
 CONFIG = LifecycleConfig(
     sla_targets={
