@@ -3,7 +3,8 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal, unauthorized
@@ -35,11 +36,18 @@ def get_temporal(state: StateDep) -> TemporalGateway:
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 
+# Documents the bearer scheme in OpenAPI; the header itself is parsed below, so a missing or
+# malformed one gets our own 401 problem rather than the library's.
+BEARER = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer <token>`")
+
+
 async def get_principal(
     session: SessionDep,
-    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
 ) -> Principal:
     """Resolve the bearer token; only its hash is compared, in the database."""
+    authorization = request.headers.get("authorization")
     if not authorization:
         raise unauthorized("missing Authorization: Bearer <token> header")
     scheme, _, raw = authorization.partition(" ")

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import make_asgi_app
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import health, issues, reference, sla, tracker
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     if state is not None:
         app.state.itr = state  # usable without the lifespan (e.g. an in-process ASGI client)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(issues.router)
     app.include_router(reference.router)
