@@ -7,9 +7,11 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal, unauthorized
+from api.errors import Problem
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
 from db.repositories import reference as reference_repo
+from domain.enums import Role
 
 
 def get_state(request: Request) -> AppState:
@@ -36,10 +38,26 @@ TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 
 async def get_principal(
+    request: Request,
+    state: StateDep,
     session: SessionDep,
     authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
 ) -> Principal:
-    """Resolve the bearer token; only its hash is compared, in the database."""
+    """Resolve the bearer token; only its hash is compared, in the database.
+
+    Each failure counts against the caller's address; past ITR_AUTH_FAILURE_LIMIT the
+    address is answered 429 (before any token lookup) until the window frees a slot.
+    """
+    client = request.client.host if request.client else "unknown"
+    await state.auth_failures.refuse_if_blocked(client)
+    try:
+        return await _principal(session, authorization)
+    except Problem:
+        await state.auth_failures.failed(client)
+        raise
+
+
+async def _principal(session: AsyncSession, authorization: str | None) -> Principal:
     if not authorization:
         raise unauthorized("missing Authorization: Bearer <token> header")
     scheme, _, raw = authorization.partition(" ")
@@ -59,6 +77,13 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_admin(principal: PrincipalDep) -> Principal:
+    """For the operator endpoints (/docs, /metrics) when they are set to `admin`."""
+    principal.require(frozenset({Role.ADMIN}), "read this endpoint")
+    return principal
+
 
 IdempotencyKey = Annotated[
     str | None,
