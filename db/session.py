@@ -40,11 +40,13 @@ def sqlite_file(url: URL) -> Path | None:
 
 
 def _postgres_bounds(
-    lock_timeout: timedelta, statement_timeout: timedelta | None
+    lock_timeout: timedelta | None, statement_timeout: timedelta | None
 ) -> dict[str, Any]:
-    """asyncpg connect arguments: a lock wait, a statement and a round trip are all bounded."""
-    server_settings = {"lock_timeout": str(int(lock_timeout.total_seconds() * 1000))}
+    """asyncpg connect arguments: a lock wait, a statement and a round trip bounded."""
+    server_settings: dict[str, str] = {}
     connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if lock_timeout is not None:
+        server_settings["lock_timeout"] = str(int(lock_timeout.total_seconds() * 1000))
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(int(statement_timeout.total_seconds() * 1000))
         # The client-side bound too: a server that stops answering is not waited for forever.
@@ -56,29 +58,32 @@ def build_engine(
     database_url: str,
     *,
     enforce_foreign_keys: bool = True,
-    lock_timeout: timedelta = DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: timedelta | None = None,
     statement_timeout: timedelta | None = None,
     **kwargs: Any,
 ) -> AsyncEngine:
-    """An async engine whose every wait is bounded, and whose errors carry no row values.
+    """An async engine whose waits are bounded, and whose errors carry no row values.
 
-    SQLite gets its directory created and WAL, busy timeout (`lock_timeout`) and FKs set;
-    PostgreSQL gets `lock_timeout` and, when given, `statement_timeout`. Waiting for a pooled
-    connection is bounded by `lock_timeout` too. `hide_parameters`: a database error's text
-    (logged by the worker, stored in Temporal's history) names the statement, never the
-    values bound to it, which are customers' titles, descriptions and e-mail addresses.
+    `lock_timeout` bounds a lock wait (SQLite's busy timeout, 5 s when not given;
+    PostgreSQL's `lock_timeout`) and the wait for a pooled connection; `statement_timeout`
+    bounds a PostgreSQL statement. The API passes both (`Database.from_settings`); the
+    worker and migrations keep waiting as before. SQLite also gets its directory created,
+    WAL and FKs. `hide_parameters`: a database error's text (logged by the worker, stored
+    in Temporal's history) names the statement, never the values bound to it, which are
+    customers' titles, descriptions and e-mail addresses.
     """
     url = make_url(database_url)
     kwargs.setdefault("hide_parameters", True)
-    kwargs.setdefault("pool_timeout", max(lock_timeout.total_seconds(), 1.0))
+    path = sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+    if lock_timeout is not None and (url.get_backend_name() != "sqlite" or path is not None):
+        kwargs.setdefault("pool_timeout", max(lock_timeout.total_seconds(), 1.0))
     if url.get_backend_name() != "sqlite":
-        connect_args = {**_postgres_bounds(lock_timeout, statement_timeout)}
+        connect_args = _postgres_bounds(lock_timeout, statement_timeout)
         connect_args.update(kwargs.pop("connect_args", {}))
         return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-    path = sqlite_file(url)
     if path is not None:
         path.expanduser().parent.mkdir(parents=True, exist_ok=True)
-    busy_timeout_ms = int(lock_timeout.total_seconds() * 1000)
+    busy_timeout_ms = int((lock_timeout or DEFAULT_LOCK_TIMEOUT).total_seconds() * 1000)
     engine = create_async_engine(url, **kwargs)
 
     @sa.event.listens_for(engine.sync_engine, "connect")
