@@ -558,6 +558,7 @@ async def _serve_dev_stack(settings: Settings, shutdown: _Shutdown, dev_server: 
     the worker then finishes its in-flight activities (graceful shutdown).
     """
     from api.main import create_app
+    from api.server import uvicorn_options
     from worker import run_worker
 
     server = EmbeddedApiServer(
@@ -567,6 +568,7 @@ async def _serve_dev_stack(settings: Settings, shutdown: _Shutdown, dev_server: 
             port=settings.api_port,
             log_config=None,
             lifespan="on",
+            **uvicorn_options(settings),
         )
     )
     shutdown.on_force.append(lambda: setattr(server, "force_exit", True))
@@ -684,6 +686,8 @@ def api(
     workers: int = typer.Option(1, "--workers", min=1, help="Number of uvicorn processes."),
 ) -> None:
     """Serve the HTTP API on ITR_API_HOST:ITR_API_PORT."""
+    from api.server import uvicorn_options
+
     settings = load_settings()
     configure_logging(settings)
     uvicorn.run(
@@ -694,6 +698,7 @@ def api(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        **uvicorn_options(settings),
     )
 
 

@@ -8,9 +8,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal, unauthorized
+from api.errors import Problem
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
 from db.repositories import reference as reference_repo
+from domain.enums import Role
 
 
 def get_state(request: Request) -> AppState:
@@ -42,12 +44,26 @@ BEARER = HTTPBearer(auto_error=False, description="an API token: `Authorization:
 
 
 async def get_principal(
-    session: SessionDep,
     request: Request,
+    state: StateDep,
+    session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
 ) -> Principal:
-    """Resolve the bearer token; only its hash is compared, in the database."""
-    authorization = request.headers.get("authorization")
+    """Resolve the bearer token; only its hash is compared, in the database.
+
+    Each failure counts against the caller's address; past ITR_AUTH_FAILURE_LIMIT the
+    address is answered 429 (before any token lookup) until the window frees a slot.
+    """
+    client = request.client.host if request.client else "unknown"
+    await state.auth_failures.refuse_if_blocked(client)
+    try:
+        return await _principal(session, request.headers.get("authorization"))
+    except Problem:
+        await state.auth_failures.failed(client)
+        raise
+
+
+async def _principal(session: AsyncSession, authorization: str | None) -> Principal:
     if not authorization:
         raise unauthorized("missing Authorization: Bearer <token> header")
     scheme, _, raw = authorization.partition(" ")
@@ -67,6 +83,13 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_admin(principal: PrincipalDep) -> Principal:
+    """For the operator endpoints (/docs, /metrics) when they are set to `admin`."""
+    principal.require(frozenset({Role.ADMIN}), "read this endpoint")
+    return principal
+
 
 IdempotencyKey = Annotated[
     str | None,

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from db.session import database_busy
+
 log = structlog.get_logger("itr.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or database_busy(exc):
             return await _database_down(request, exc)
         return await _unexpected(request, exc)
 

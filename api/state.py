@@ -1,7 +1,8 @@
 """What the API process holds for its lifetime: settings, the database and the Temporal door."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from api.ratelimit import AuthFailureLimiter
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db.session import Database
@@ -12,3 +13,7 @@ class AppState:
     settings: Settings
     db: Database
     temporal: TemporalGateway
+    auth_failures: AuthFailureLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.auth_failures = AuthFailureLimiter(self.settings.auth_failure_limit)

@@ -1,19 +1,25 @@
 """The API's door to Temporal: a lazily connected client and the calls it makes.
 
 Connecting lazily lets the API start (and answer /readyz with 503) while Temporal is down;
-every failure to reach Temporal becomes a 503 problem, never a 500.
+every failure to reach Temporal becomes a 503 problem, never a 500, and no call waits longer
+than ITR_COMMAND_TIMEOUT: an Update whose workflow no worker runs would otherwise wait
+(the SDK re-polls until the update is accepted) until a worker comes back.
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -27,11 +33,31 @@ from worker import connect_temporal
 from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=10)
-UPDATE_TIMEOUT = timedelta(seconds=30)
+PING_TIMEOUT = timedelta(seconds=3)
 
 
 class WorkflowEnded(Exception):
     """The issue's workflow is no longer running (closed past reopen window, or cancelled)."""
+
+
+class CommandAccepted(Exception):
+    """The workflow accepted the command (it will be applied) but did not finish it in time.
+
+    Answered 202 with the issue's Location; a retry with the same Idempotency-Key waits for
+    the same command and answers its result, never applying it twice.
+    """
+
+    def __init__(self, issue_id: str) -> None:
+        super().__init__(issue_id)
+        self.issue_id = issue_id
+
+
+def not_accepted_in_time(timeout: timedelta) -> Problem:
+    return unavailable(
+        f"the issue's workflow did not take the command within {timeout.total_seconds():g} s "
+        "(no worker is running it, or Temporal is slow); retry with the same Idempotency-Key: "
+        "the command is applied at most once"
+    )
 
 
 class TemporalGateway:
@@ -56,10 +82,48 @@ class TemporalGateway:
         client = await self.client()
         try:
             await client.workflow_service.get_system_info(
-                GetSystemInfoRequest(), timeout=timedelta(seconds=3)
+                GetSystemInfoRequest(), timeout=PING_TIMEOUT
             )
         except RPCError as exc:
             raise unavailable(f"Temporal is unreachable: {exc.message}") from exc
+
+    async def check_workers(self, window: timedelta) -> int:
+        """How many workers polled our task queue (workflow and activity tasks) within
+        `window`; raises a 503 problem naming what is missing when none did.
+
+        An idle worker re-polls about once a minute, so `window` must be longer than that.
+        """
+        client = await self.client()
+        now = datetime.now(UTC)
+        recent: dict[str, int] = {}
+        for kind, queue_type in (
+            ("workflow", TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+            ("activity", TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+        ):
+            try:
+                described = await client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=client.namespace,
+                        task_queue=TaskQueue(name=self._settings.temporal_task_queue),
+                        task_queue_type=queue_type,
+                    ),
+                    timeout=PING_TIMEOUT,
+                )
+            except RPCError as exc:
+                raise unavailable(f"Temporal is unreachable: {exc.message}") from exc
+            recent[kind] = sum(
+                1
+                for poller in described.pollers
+                if now - poller.last_access_time.ToDatetime(tzinfo=UTC) <= window
+            )
+        missing = [kind for kind, count in recent.items() if count == 0]
+        if missing:
+            raise unavailable(
+                f"no worker polled {' and '.join(missing)} tasks on task queue "
+                f"'{self._settings.temporal_task_queue}' in the last "
+                f"{window.total_seconds():g} s"
+            )
+        return min(recent.values())
 
     async def handle(self, issue_id: str) -> WorkflowHandle[IssueWorkflow, Any]:
         client = await self.client()
@@ -86,23 +150,35 @@ class TemporalGateway:
     async def update(
         self, issue_id: str, update: Any, command: Any, update_id: str | None
     ) -> CommandResult:
-        """Run one command; a rejection by the validator becomes 409 with its reason."""
+        """Run one command within ITR_COMMAND_TIMEOUT; a validator's rejection is a 409.
+
+        Not accepted in time (no worker runs the workflow): 503 + Retry-After. Accepted but
+        not completed in time: CommandAccepted (202). Either way the same update id (the
+        Idempotency-Key) lets a retry join the command instead of sending it again.
+        """
+        bound = self._settings.command_timeout
         handle = await self.handle(issue_id)
+        accepted: WorkflowUpdateHandle[CommandResult] | None = None
         try:
-            result: CommandResult = await handle.execute_update(
-                update, command, id=update_id, rpc_timeout=UPDATE_TIMEOUT
-            )
+            async with asyncio.timeout(bound.total_seconds()):
+                accepted = await handle.start_update(
+                    update,
+                    command,
+                    id=update_id,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    rpc_timeout=bound,
+                )
+                result: CommandResult = await accepted.result(rpc_timeout=bound)
             return result
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as exc:
+            if accepted is None:
+                raise not_accepted_in_time(bound) from exc
+            raise CommandAccepted(issue_id) from exc
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
                 raise conflict(cause.message) from exc
             raise conflict(f"the command failed: {cause}") from exc
-        except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
-            raise unavailable(
-                "the issue did not answer in time; retry with the same Idempotency-Key "
-                "(the command is applied at most once)"
-            ) from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise WorkflowEnded(issue_id) from exc

@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from limits import parse as parse_limit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -12,6 +13,9 @@ from domain.enums import Severity
 from domain.models import LifecycleConfig, SlaTargets
 
 PLACEHOLDER_SECRET = "change-me"
+
+Exposure = Literal["public", "admin", "off"]
+"""Who may read /docs and /metrics: anyone, an admin token's holder, or nobody (404)."""
 
 DEFAULT_SLA_TARGETS: dict[Severity, SlaTargets] = {
     Severity.CRITICAL: SlaTargets(first_response=timedelta(hours=1), resolution=timedelta(days=1)),
@@ -41,6 +45,37 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+
+    # Bounds: every request answers within request_timeout, whatever is down (503 +
+    # Retry-After past it); a command waits command_timeout for its workflow.
+    request_timeout: timedelta = timedelta(seconds=30)
+    command_timeout: timedelta = timedelta(seconds=10)
+    database_lock_timeout: timedelta = Field(
+        default=timedelta(seconds=5),
+        description="SQLite busy timeout, PostgreSQL lock_timeout, and the pool checkout wait",
+    )
+    database_statement_timeout: timedelta = timedelta(seconds=15)
+    retry_after: timedelta = Field(
+        default=timedelta(seconds=5), description="Retry-After of a 503 the bounds answer"
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    body_read_timeout: timedelta = timedelta(seconds=10)
+    header_read_timeout: timedelta = timedelta(seconds=10)
+    keep_alive_timeout: timedelta = timedelta(seconds=5)
+    ready_worker_window: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="/readyz wants a worker poll this recent (an idle poll lasts about 1 min)",
+    )
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description="failed authentications per client IP (limits notation) before 429",
+    )
+    api_docs: Exposure | None = Field(
+        default=None, description="/docs, /redoc, /openapi.json; default public, off in production"
+    )
+    api_metrics: Exposure | None = Field(
+        default=None, description="/metrics; default public, admin-only in production"
+    )
 
     # Fallback targets (24x7) for issues no SLA policy covers; policies live in the database.
     sla_targets: dict[Severity, SlaTargets] = Field(default_factory=lambda: DEFAULT_SLA_TARGETS)
@@ -73,10 +108,26 @@ class Settings(BaseSettings):
                 raise ValueError("ITR_DATABASE_URL must point at PostgreSQL in production")
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             raise ValueError("ITR_TEMPORAL_TLS_CERT and ITR_TEMPORAL_TLS_KEY go together")
+        try:
+            parse_limit(self.auth_failure_limit)
+        except ValueError as exc:
+            raise ValueError(f"ITR_AUTH_FAILURE_LIMIT: {exc}") from None
         missing = [s for s in Severity if s not in self.sla_targets]
         if missing:
             raise ValueError(f"sla_targets lacks severities {[int(s) for s in missing]}")
         return self
+
+    @property
+    def docs_exposure(self) -> Exposure:
+        if self.api_docs is not None:
+            return self.api_docs
+        return "off" if self.environment == "production" else "public"
+
+    @property
+    def metrics_exposure(self) -> Exposure:
+        if self.api_metrics is not None:
+            return self.api_metrics
+        return "admin" if self.environment == "production" else "public"
 
     def lifecycle_config(self) -> LifecycleConfig:
         """The timing rules snapshotted into each new issue's workflow."""

@@ -16,7 +16,7 @@ from api.schemas import (
 )
 from api.services import issues as issue_service
 from api.services.sla_views import sees_internal_clocks, sla_read, snapshot
-from api.temporal_gateway import TemporalGateway, WorkflowEnded
+from api.temporal_gateway import CommandAccepted, TemporalGateway, WorkflowEnded
 from db.models import IssueRow
 from db.repositories import issues as issue_repo
 from domain.enums import SLA_EVENTS, Role, SlaClockKind
@@ -154,6 +154,8 @@ async def reapply_many(
                 return "refused", (
                     f"issue {issue_id} is {states[issue_id].value} and its lifecycle has ended"
                 )
+            except CommandAccepted:  # taken by the workflow: applied, only not yet recorded
+                return "reapplied", "accepted by the issue; still being applied"
             except Problem as exc:
                 if exc.status != 409:
                     raise

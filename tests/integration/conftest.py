@@ -137,6 +137,8 @@ def stack_settings(database: Database, client: Client, **changes: Any) -> Settin
         "temporal_task_queue": f"itr-test-{uuid.uuid4().hex[:8]}",
         "seed_demo_data": False,
         "worker_max_concurrent_activities": 8,
+        # The authorisation matrix fails authentication far more often than a client would.
+        "auth_failure_limit": "100000/minute",
         **changes,
     }
     return Settings(**values)
