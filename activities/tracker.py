@@ -8,6 +8,7 @@ from typing import Any, Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db.repositories import defects as defect_repo
 from db.repositories import issues as issue_repo
 from db.session import Database
 from domain.models import (
@@ -59,6 +60,11 @@ class SyncStatusSink(Protocol):
         """How many of our issues link to the defect; None when it cannot be told."""
         ...
 
+    def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
+        """Remember the defect's immutable id for the issue (the webhook and the poll match
+        by it); raises when it cannot, so the activity retries rather than lose the id."""
+        ...
+
 
 class DatabaseSyncStatusSink:
     """SyncStatusSink over the read model; the activities run on threads, the Database on the
@@ -92,6 +98,13 @@ class DatabaseSyncStatusSink:
             activity.logger.warning("cannot count issues linked to %s: %s", defect_key, exc)
             return None
 
+    def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
+        async def write() -> None:
+            async with self._db.transaction() as session:
+                await defect_repo.record_defect_link(session, issue_id, defect_key, defect_id)
+
+        self._run(write())
+
 
 class TrackerActivities:
     """Bound to one DefectTracker; the tracker's blocking client runs on activity threads."""
@@ -111,6 +124,18 @@ class TrackerActivities:
     def _report(self, report: TrackerSyncReport) -> None:
         if self._sink is not None:
             self._sink.report(report)
+
+    def _record_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
+        """Keep the defect's id on the read model before the workflow hears of the link; a
+        failure fails the attempt (retried: the tracker calls before it are idempotent)."""
+        if self._sink is None or not defect_id:
+            return
+        try:
+            self._sink.record_defect_link(issue_id, defect_key, defect_id)
+        except Exception as exc:
+            raise ApplicationError(
+                f"cannot record the id of {defect_key} for {issue_id}: {exc}", type=TRANSIENT
+            ) from exc
 
     def issue_url(self, issue_id: str) -> str:
         return f"{self._base_url}/issues/{issue_id}"
@@ -155,8 +180,9 @@ class TrackerActivities:
                 )
             )
             raise
+        self._record_link(issue_id, ref.key, ref.id)
         self._report(TrackerSyncReport(issue_id=issue_id, attempt=attempt, pending=False))
-        return DefectLink(key=ref.key, url=ref.url, created=ref.created)
+        return DefectLink(key=ref.key, url=ref.url, created=ref.created, defect_id=ref.id or None)
 
     @activity.defn(name="itr.tracker.link_defect")
     def link_defect(self, request: LinkDefectInput) -> DefectLink:
@@ -166,9 +192,16 @@ class TrackerActivities:
         def link() -> DefectLink:
             snapshot = self._tracker.get_defect(request.defect_key)
             self._tracker.link_issue(snapshot.key, request.issue_id, url, request.title)
-            return DefectLink(key=snapshot.key, url=self._defect_url(snapshot.key), created=False)
+            return DefectLink(
+                key=snapshot.key,
+                url=self._defect_url(snapshot.key),
+                created=False,
+                defect_id=snapshot.id or None,
+            )
 
-        return tracker_call(link)
+        linked = tracker_call(link)
+        self._record_link(request.issue_id, linked.key, linked.defect_id or "")
+        return linked
 
     @activity.defn(name="itr.tracker.mirror_comment")
     def mirror_comment(self, request: MirrorCommentInput) -> None:
