@@ -65,6 +65,11 @@ class SyncStatusSink(Protocol):
         by it); raises when it cannot, so the activity retries rather than lose the id."""
         ...
 
+    def defect_id_of(self, issue_id: str) -> str | None:
+        """The recorded immutable id of the issue's defect (None: linked before ids were
+        kept); raises when it cannot be read."""
+        ...
+
 
 class DatabaseSyncStatusSink:
     """SyncStatusSink over the read model; the activities run on threads, the Database on the
@@ -104,6 +109,13 @@ class DatabaseSyncStatusSink:
                 await defect_repo.record_defect_link(session, issue_id, defect_key, defect_id)
 
         self._run(write())
+
+    def defect_id_of(self, issue_id: str) -> str | None:
+        async def read() -> str | None:
+            async with self._db.session() as session:
+                return await defect_repo.defect_id_of(session, issue_id)
+
+        return self._run(read())
 
 
 class TrackerActivities:
@@ -217,4 +229,19 @@ class TrackerActivities:
                 f"severity {severity.value} ({severity.name.lower()})."
             )
         body = f"{request.author} on {self.issue_url(request.issue_id)}:\n\n{text}"
-        tracker_call(lambda: self._tracker.add_comment(request.defect_key, body, request.marker))
+        target = self._defect_ref(request.issue_id, request.defect_key)
+        tracker_call(lambda: self._tracker.add_comment(target, body, request.marker))
+
+    def _defect_ref(self, issue_id: str, defect_key: str) -> str:
+        """Address the defect by its recorded id when there is one: the key the workflow holds
+        may since belong to another defect (a rebuilt tracker), where a customer's comment
+        must never land. A moved defect is found by its id as well."""
+        if self._sink is None:
+            return defect_key
+        try:
+            defect_id = self._sink.defect_id_of(issue_id)
+        except Exception as exc:
+            raise ApplicationError(
+                f"cannot read the id of {defect_key} for {issue_id}: {exc}", type=TRANSIENT
+            ) from exc
+        return defect_id or defect_key

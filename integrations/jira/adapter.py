@@ -281,8 +281,10 @@ class JiraTracker:
     # --- write ----------------------------------------------------------------------
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Post body with our marker, unless a comment with that marker is already there."""
-        _check_key(key)
+        """Post body with our marker, unless a comment with that marker is already there; key
+        may be the issue id (Jira's REST paths take either)."""
+        if not _ISSUE_ID.match(key):
+            _check_key(key)
         try:
             validate_marker(marker)
         except ValueError as exc:

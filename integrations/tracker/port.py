@@ -185,7 +185,8 @@ class DefectTracker(Protocol):
         ...
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Add a comment carrying our marker once; returns the comment id (existing on retry)."""
+        """Add a comment carrying our marker once; returns the comment id (existing on retry).
+        key may be the defect's key or its immutable id."""
         ...
 
     def is_own_comment(self, comment: TrackerComment) -> bool:

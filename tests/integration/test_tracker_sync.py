@@ -259,7 +259,9 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
     )
     assert internal.status_code == 200, internal.text
     # The first post is applied by Jira but its response is lost: the activity retries.
-    jira.faults.accept_then_drop_next(1, method="POST", path=f"/issue/{key}/comment$")
+    # Comments go to the defect's immutable id (its key may later name another defect).
+    defect_id = jira.issue(key).id
+    jira.faults.accept_then_drop_next(1, method="POST", path=f"/issue/{defect_id}/comment$")
     public = await api.post(
         f"/issues/{created['id']}/comments",
         json={"body": "It also happens with two tunnels"},
@@ -271,7 +273,7 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
     bodies = [c.body for c in jira.issue(key).comments]
     assert len(bodies) == 1, bodies
     assert jira.faults.pending() == 0, "the first post's response was dropped"
-    assert len(jira.requests_to("GET", f"/issue/{key}/comment")) >= 2, "the retry looked first"
+    assert len(jira.requests_to("GET", f"/issue/{defect_id}/comment")) >= 2, "the retry looked"
     assert "It also happens with two tunnels" in bodies[0]
     assert bodies[0].startswith("Customer on https://itr.example/issues/")
     assert "Jane" not in bodies[0] and "legacy contract" not in bodies[0]
@@ -614,6 +616,21 @@ async def test_a_reused_key_with_another_id_reaches_no_issue_but_a_link_recorded
     untouched = await issue(api, created["id"])
     assert untouched["state"] == "escalated" and untouched["tier"] == 3
     assert "defect_fixed" not in [e["kind"] for e in untouched["timeline"]]
+
+    # The customer's public comment is mirrored to the defect by its id, which is gone: it
+    # never lands on the unrelated defect that now carries the key.
+    public = await api.post(
+        f"/issues/{created['id']}/comments", json={"body": "Still dropping"}, headers=CUSTOMER
+    )
+    assert public.status_code == 200, public.text
+    for _ in range(200):
+        if jira.requests_to("GET", f"/issue/{old_id}/comment"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the mirror never looked for the defect by its id")
+    assert jira.issue(key).comments == []
+    assert not jira.requests_to("POST", f"/issue/{key}/comment")
 
 
 async def test_the_poll_follows_a_moved_defect_by_its_id_and_ignores_a_reused_key(

@@ -85,6 +85,10 @@ class RecordingSink:
     def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
         self.defect_ids[issue_id] = (defect_key, defect_id)
 
+    def defect_id_of(self, issue_id: str) -> str | None:
+        recorded = self.defect_ids.get(issue_id)
+        return recorded[1] if recorded else None
+
 
 async def escalated_to_rnd(
     env: WorkflowEnvironment, task_queue: str, handles: list[WorkflowHandle[IssueWorkflow, object]]
