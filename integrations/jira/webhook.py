@@ -89,8 +89,8 @@ def check_fresh(payload: Mapping[str, Any], config: JiraConfig, now: datetime) -
     """Refuse a delivery whose signed timestamp is outside [now - max_age, now + max_ahead].
 
     401, like a bad signature: the signed body no longer proves a current delivery (a replay,
-    or a delivery delayed beyond the window). Jira does not retry a 4xx other than 408/409/
-    425/429, and nothing is lost: the scheduled tracker poll reads any change it carried."""
+    or a delivery delayed beyond the window). Refusing a genuine late delivery loses nothing:
+    the scheduled tracker poll reads any change it carried."""
     signed_at = parse_jira_datetime(payload.get("timestamp"))
     if signed_at is None or signed_at.tzinfo is None:
         raise WebhookRejectedError(
