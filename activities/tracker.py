@@ -56,8 +56,9 @@ class SyncStatusSink(Protocol):
         """Record one attempt's state on the issue; must never raise."""
         ...
 
-    def linked_issue_count(self, defect_key: str) -> int | None:
-        """How many of our issues link to the defect; None when it cannot be told."""
+    def linked_issue_count(self, defect_key: str, defect_id: str | None = None) -> int | None:
+        """How many of our issues link to the defect (by its id when given, so links made
+        before and after a move count together); None when it cannot be told."""
         ...
 
     def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
@@ -92,9 +93,11 @@ class DatabaseSyncStatusSink:
         except Exception as exc:  # visibility only: never fail the tracker call over it
             activity.logger.warning("tracker sync status for %s lost: %s", report.issue_id, exc)
 
-    def linked_issue_count(self, defect_key: str) -> int | None:
+    def linked_issue_count(self, defect_key: str, defect_id: str | None = None) -> int | None:
         async def count() -> int:
             async with self._db.session() as session:
+                if defect_id is not None:
+                    return await defect_repo.count_linked_issues(session, defect_id, defect_key)
                 return await issue_repo.count_linked_issues(session, defect_key)
 
         try:
@@ -220,8 +223,12 @@ class TrackerActivities:
         """Post once per marker (the adapter finds an earlier attempt); the marker also lets
         the webhook and the poll recognise the echo. Only the author label is sent: no emails."""
         text = request.body
+        target = self._defect_ref(request.issue_id, request.defect_key)
         if request.impact_severity is not None:
-            count = self._sink.linked_issue_count(request.defect_key) if self._sink else None
+            defect_id = target if target != request.defect_key else None
+            count = (
+                self._sink.linked_issue_count(request.defect_key, defect_id) if self._sink else None
+            )
             linked = f" ({count} linked issues)" if count else ""
             severity = request.impact_severity
             text = (
@@ -229,7 +236,6 @@ class TrackerActivities:
                 f"severity {severity.value} ({severity.name.lower()})."
             )
         body = f"{request.author} on {self.issue_url(request.issue_id)}:\n\n{text}"
-        target = self._defect_ref(request.issue_id, request.defect_key)
         tracker_call(lambda: self._tracker.add_comment(target, body, request.marker))
 
     def _defect_ref(self, issue_id: str, defect_key: str) -> str:

@@ -100,6 +100,23 @@ async def match_defect(
     return DefectMatch(issues=issues, other_defect=other)
 
 
+async def count_linked_issues(session: AsyncSession, defect_id: str, defect_key: str) -> int:
+    """How many of our issues are linked to the defect (the impact R&D is told about): by the
+    recorded id, or by key for issues linked before ids were kept."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(IssueRow)
+        .outerjoin(TrackerDefectLinkRow, TrackerDefectLinkRow.issue_id == IssueRow.id)
+        .where(
+            sa.or_(
+                TrackerDefectLinkRow.defect_id == defect_id,
+                sa.and_(TrackerDefectLinkRow.issue_id.is_(None), IssueRow.defect_key == defect_key),
+            )
+        )
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
 def comment_delivery_key(defect_id: str | None, defect_key: str, comment_id: str) -> str:
     """One tracker comment's delivery key, shared by the webhook and the poll so a comment both
     deliver is forwarded once; by defect id when known (a rebuilt tracker reuses keys and

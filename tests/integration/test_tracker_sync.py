@@ -538,14 +538,6 @@ async def test_a_moved_defects_webhook_still_reaches_every_linked_issue(
 ) -> None:
     api = tracked_stack.api()
     first, key = await escalated_to_rnd(api, "moved-a")
-    second = await open_issue(api, key=f"moved-b-{uuid.uuid4()}")
-    shared = await api.post(
-        f"/issues/{second['id']}/escalate",
-        json={"to_tier": 3, "reason": "Same defect", "defect_key": key},
-        headers=ENGINEER,
-    )
-    assert shared.status_code == 200, shared.text
-
     moved = jira.move_issue(key, "OPS")  # RND-n becomes OPS-1, same id
     new_key = moved.body["issue"]["key"]
     assert new_key.startswith("OPS-") and moved.body["issue"]["id"] == str(jira.issue(new_key).id)
@@ -553,15 +545,27 @@ async def test_a_moved_defects_webhook_still_reaches_every_linked_issue(
     noise = await api.post(WEBHOOK, content=body, headers=headers)
     assert noise.json()["outcome"] == "ignored", "a move is no status change"
 
+    # Another customer's issue is linked under the new key: R&D hears of both issues.
+    second = await open_issue(api, key=f"moved-b-{uuid.uuid4()}")
+    shared = await api.post(
+        f"/issues/{second['id']}/escalate",
+        json={"to_tier": 3, "reason": "Same defect", "defect_key": new_key},
+        headers=ENGINEER,
+    )
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["issue"]["defect_key"] == new_key
+    bodies = await until_comments(jira, new_key, 1)
+    assert "Another customer is affected (2 linked issues)" in bodies[0]
+
     fixed = jira.act_transition(new_key, "Resolve Issue", resolution="Fixed")
     body, headers = webhook_request(fixed, SECRET)
     delivered = await api.post(WEBHOOK, content=body, headers=headers)
     assert delivered.status_code == 202, delivered.text
     assert delivered.json()["outcome"] == "signalled"
     assert sorted(delivered.json()["issue_ids"]) == sorted([first["id"], second["id"]])
-    for issue_id in (first["id"], second["id"]):
+    for issue_id, linked_as in ((first["id"], key), (second["id"], new_key)):
         done = await until(api, issue_id, "state", "awaiting_confirmation")
-        assert done["tier"] == 1 and done["defect_key"] == key
+        assert done["tier"] == 1 and done["defect_key"] == linked_as
         assert (await timeline_kinds(api, issue_id)).count("defect_fixed") == 1
 
 

@@ -79,7 +79,7 @@ class RecordingSink:
     def report(self, report: TrackerSyncReport) -> None:
         self.reports.append(report)
 
-    def linked_issue_count(self, defect_key: str) -> int | None:
+    def linked_issue_count(self, defect_key: str, defect_id: str | None = None) -> int | None:
         return None
 
     def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
