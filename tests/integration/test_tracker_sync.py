@@ -490,7 +490,7 @@ async def timeline_kinds(api: httpx.AsyncClient, issue_id: object) -> list[str]:
     return [e["kind"] for e in (await issue(api, issue_id))["timeline"]]
 
 
-async def test_a_captured_signed_body_resent_under_a_new_identifier_is_a_duplicate_and_an_old_one_is_refused(  # noqa: E501
+async def test_a_replayed_signed_body_is_a_duplicate_under_any_identifier_and_a_stale_one_refused(
     tracked_stack: Stack, jira: JiraTestServer
 ) -> None:
     api = tracked_stack.api()
@@ -569,7 +569,7 @@ async def test_a_moved_defects_webhook_still_reaches_every_linked_issue(
         assert (await timeline_kinds(api, issue_id)).count("defect_fixed") == 1
 
 
-async def test_a_reused_key_with_another_id_reaches_no_issue_but_a_link_recorded_without_id_still_does(  # noqa: E501
+async def test_a_reused_key_reaches_no_issue_but_a_link_without_a_recorded_id_goes_by_key(
     tracked_stack: Stack, jira: JiraTestServer
 ) -> None:
     api = tracked_stack.api()
