@@ -10,6 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.read_model import workflow_id_for
 from activities.tracker import tracker_call
 from db.repositories import defects as defect_repo
+from db.repositories.defects import WaitingIssue
 from db.session import Database
 from domain.enums import DefectOutcome
 from domain.lifecycle import defect_outcome_applies
@@ -54,23 +55,38 @@ class TrackerPollActivities:
     @activity.defn(name="itr.tracker.poll")
     async def poll(self, request: TrackerPollInput) -> TrackerPollResult:
         """Signal only issues the change still applies to (as the read model sees them), so a
-        poll that repeats what a webhook already delivered leaves no trace on the timeline."""
+        poll that repeats what a webhook already delivered leaves no trace on the timeline.
+
+        Defects are found by their recorded immutable id (a moved defect keeps it; a reused key
+        names another defect); by key only for issues linked before ids were recorded."""
         started = datetime.now(UTC)
         async with self._db.transaction() as session:
             waiting = await defect_repo.open_linked_issues(session)
-        keys = sorted({issue.defect_key for issue in waiting})
+        ids = sorted({i.defect_id for i in waiting if i.defect_id is not None})
+        keys = sorted({i.defect_key for i in waiting if i.defect_id is None})
         snapshots = await asyncio.to_thread(
-            tracker_call, lambda: self._tracker.search_updated_since(request.since, keys)
+            tracker_call, lambda: self._tracker.search_updated_since(request.since, keys, ids)
         )
-        latest = {snapshot.key: snapshot for snapshot in snapshots}  # sorted by updated
+        by_id = {snapshot.id: snapshot for snapshot in snapshots if snapshot.id}
+        by_key = {snapshot.key: snapshot for snapshot in snapshots}  # sorted by updated
+        reached: dict[str, tuple[DefectSnapshot, list[WaitingIssue]]] = {}
         signalled: list[str] = []
         for issue in waiting:
-            snapshot = latest.get(issue.defect_key)
-            change = change_for_snapshot(snapshot) if snapshot is not None else None
+            snapshot = (
+                by_id.get(issue.defect_id)
+                if issue.defect_id is not None
+                else by_key.get(issue.defect_key)
+            )
+            if snapshot is None:
+                continue
+            reached.setdefault(snapshot.id or snapshot.key, (snapshot, []))[1].append(issue)
+            change = change_for_snapshot(snapshot)
             if change is None or not defect_outcome_applies(
                 issue.state, issue.tier, change.outcome
             ):
                 continue
+            # The workflow knows the defect by the key it was linked with, moved or not.
+            change = change.model_copy(update={"defect_key": issue.defect_key})
             handle = self._client.get_workflow_handle_for(
                 IssueWorkflow.run, workflow_id_for(issue.issue_id)
             )
@@ -82,40 +98,41 @@ class TrackerPollActivities:
                 continue  # the issue's lifecycle ended since the read: nothing waits
             signalled.append(issue.issue_id)
         forwarded = 0
-        for key in latest:
-            linked = [issue.issue_id for issue in waiting if issue.defect_key == key]
-            if linked:
-                forwarded += await self._forward_comments(key, request.since, linked)
+        for snapshot, linked in reached.values():
+            forwarded += await self._forward_comments(snapshot, request.since, linked)
         watermark = max(request.since, started - CLOCK_SKEW)
         return TrackerPollResult(
             since=request.since,
             watermark=watermark,
-            defects_updated=len(latest),
+            defects_updated=len(snapshots),
             signalled=tuple(signalled),
             comments_forwarded=forwarded,
         )
 
-    async def _forward_comments(self, key: str, since: datetime, issue_ids: list[str]) -> int:
+    async def _forward_comments(
+        self, defect: DefectSnapshot, since: datetime, issues: list[WaitingIssue]
+    ) -> int:
         """R&D's comments since the last poll, each forwarded once (webhook or poll, first wins)."""
         snapshot = await asyncio.to_thread(
-            tracker_call, lambda: self._tracker.get_defect(key, comments_since=since)
+            tracker_call, lambda: self._tracker.get_defect(defect.key, comments_since=since)
         )
         forwarded = 0
         for found in snapshot.comments:
             if found.own or not found.body.strip():
                 continue
-            comment = DefectComment(
-                defect_key=key,
-                comment_id=found.id,
-                author_name=found.author_name or "R&D",
-                body=found.body[:20_000],
-            )
+            delivery = defect_repo.comment_delivery_key(defect.id or None, defect.key, found.id)
             async with self._db.transaction() as session:
-                if not await defect_repo.remember_delivery(session, comment.delivery_key, key):
+                if not await defect_repo.remember_delivery(session, delivery, defect.key):
                     continue
-                for issue_id in issue_ids:
+                for issue in issues:
+                    comment = DefectComment(
+                        defect_key=issue.defect_key,
+                        comment_id=found.id,
+                        author_name=found.author_name or "R&D",
+                        body=found.body[:20_000],
+                    )
                     handle = self._client.get_workflow_handle_for(
-                        IssueWorkflow.run, workflow_id_for(issue_id)
+                        IssueWorkflow.run, workflow_id_for(issue.issue_id)
                     )
                     try:
                         await handle.signal(IssueWorkflow.defect_commented, comment)

@@ -403,9 +403,10 @@ class TokenCreated(BaseModel):
 class TrackerWebhookResult(BaseModel):
     """What became of one tracker delivery (Jira only looks at the status code)."""
 
-    outcome: Literal["signalled", "duplicate", "ignored"]
+    outcome: Literal["signalled", "duplicate", "ignored", "unlinked"]
     defect_key: str | None = None
     issue_ids: list[str] = Field(default_factory=list)
+    detail: str | None = None  # why an "unlinked" delivery reached no issue
 
 
 class TrackerSyncErrorOut(BaseModel):

@@ -369,6 +369,22 @@ class TrackerDeliveryRow(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class TrackerDefectLinkRow(Base):
+    """The tracker's immutable id of the defect an issue is linked to (one defect per issue).
+
+    Written by the create/link-defect activities (not the projection): the webhook and the poll
+    find an issue's defect by this id, because the key changes when the defect moves to another
+    project and a rebuilt tracker may give the key to another defect. Issues linked before this
+    table existed have no row; for them the key alone still decides."""
+
+    __tablename__ = "tracker_defect_links"
+
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    defect_key: Mapped[str] = mapped_column(sa.String(ID))
+    defect_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # --- SLA policies as data -------------------------------------------------------------------
 
 

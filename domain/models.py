@@ -452,8 +452,12 @@ class LinkDefectInput(Contract):
 
 
 class DefectLink(Contract):
-    """The defect an issue is linked to; created is False when it already existed."""
+    """The defect an issue is linked to; created is False when it already existed.
+
+    defect_id is the tracker's immutable id (None from builds before it was recorded): the key
+    changes when the defect moves, and a rebuilt tracker may reuse it for another defect."""
 
     key: str
     url: str
     created: bool = False
+    defect_id: str | None = None

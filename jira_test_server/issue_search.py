@@ -43,7 +43,9 @@ def _validate(
     for value in clause.values:
         if value is None:
             continue
-        if clause.field == "key" and value.upper() not in issues:
+        if clause.field == "key" and not any(
+            value.upper() in (i.key, *i.previous_keys) for i in issues.values()
+        ):
             raise JqlError(f"An issue with key '{value}' does not exist for field 'key'.")
         if clause.field == "project" and not project_exists(value):
             raise JqlError(f"The value '{value}' does not exist for the field 'project'.")
@@ -65,8 +67,8 @@ def _matches(issue: Issue, clause: Clause, zone: tzinfo, now: datetime) -> bool:
             "!=": moment != limit,
         }.get(clause.op, False)
     own: set[str]
-    if name == "key":
-        own = {issue.key.casefold()}
+    if name == "key":  # a moved issue still answers to its old keys, as in Jira
+        own = {k.casefold() for k in (issue.key, *issue.previous_keys)}
     elif name == "id":
         own = {str(issue.id)}
     elif name == "labels":

@@ -116,6 +116,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     links: list[RemoteLink] = field(default_factory=list)
     changelog: list[ChangeGroup] = field(default_factory=list)
+    previous_keys: list[str] = field(default_factory=list)  # keys before moves (still resolve)
 
 
 @dataclass(frozen=True)

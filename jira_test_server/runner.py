@@ -175,6 +175,16 @@ class JiraTestServer:
         """Set fields as an R&D person (e.g. {"fixVersions": [{"name": "2.4"}]})."""
         return self.state.act_update(key, fields, self._rnd(user))
 
+    def move_issue(
+        self, key: str, project_key: str, user: UserSpec | str | None = None
+    ) -> WebhookEvent:
+        """Move the issue to another project (new key, same id; the old key still resolves)."""
+        return self.state.move_issue(key, project_key, self._rnd(user))
+
+    def rebuild(self) -> None:
+        """Start over with no issues: keys are given again, to issues with new ids."""
+        self.state.rebuild()
+
     # --- webhooks --------------------------------------------------------------------
 
     @property

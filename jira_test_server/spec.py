@@ -112,7 +112,8 @@ CLASSIC_TRANSITIONS = (
 
 
 class ServerSpec(SpecModel):
-    """The whole test Jira; defaults are a classic Server/DC instance with one R&D project."""
+    """The whole test Jira; defaults are a classic Server/DC instance with an R&D project and an
+    Operations project (somewhere to move defects to)."""
 
     deployment_type: Literal["Server", "Cloud"] = "Server"
     version: str = "9.12.0"
@@ -126,6 +127,7 @@ class ServerSpec(SpecModel):
             components=("Backend", "Firmware"),
             versions=("4.2.2", "4.3.0"),
         ),
+        ProjectSpec(id="10001", key="OPS", name="Operations"),
     )
     priorities: tuple[str, ...] = ("Highest", "High", "Medium", "Low", "Lowest")
     resolutions: tuple[str, ...] = ("Fixed", "Won't Fix", "Duplicate", "Cannot Reproduce", "Done")

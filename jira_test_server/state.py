@@ -87,10 +87,14 @@ class JiraState:
         raise KeyError(name_or_email)
 
     def issue(self, id_or_key: str) -> Issue:
+        """By id, key, or a key the issue had before it was moved (Jira still resolves those)."""
         with self.lock:
-            found = self.issues.get(id_or_key.upper())
+            wanted = id_or_key.upper()
+            found = self.issues.get(wanted)
             if found is None and id_or_key.isdigit():
                 found = next((i for i in self.issues.values() if i.id == int(id_or_key)), None)
+            if found is None:
+                found = next((i for i in self.issues.values() if wanted in i.previous_keys), None)
             if found is None:
                 raise JiraApiError(404, [ISSUE_NOT_FOUND])
             return found
@@ -262,7 +266,13 @@ class JiraState:
             items = self._apply_values(issue, values)
             self._record(issue, user, items)
 
-    def _record(self, issue: Issue, user: UserSpec, items: list[ChangeItem]) -> WebhookEvent | None:
+    def _record(
+        self,
+        issue: Issue,
+        user: UserSpec,
+        items: list[ChangeItem],
+        type_name: str = "issue_generic",
+    ) -> WebhookEvent | None:
         if not items:
             return None
         now = self.clock.now()
@@ -272,7 +282,7 @@ class JiraState:
         return self._emit(
             "jira:issue_updated",
             {
-                "issue_event_type_name": "issue_generic",
+                "issue_event_type_name": type_name,
                 "user": self.json.user_json(user),
                 "changelog": {
                     "id": str(group.id),
@@ -302,6 +312,39 @@ class JiraState:
         event = WebhookEvent(identifier=str(uuid.uuid4()), name=name, body=body)
         self.webhook_events.append(event)
         return event
+
+    def move_issue(self, key: str, project_key: str, user: UserSpec) -> WebhookEvent:
+        """Move an issue to another project as Jira does: a new key there, the same id, and
+        the old key kept as an alias (GET, JQL); returns the issue_moved update event."""
+        with self.lock:
+            issue = self.issue(key)
+            target = self._project(project_key)
+            if target is None:
+                raise ValueError(f"no project {project_key!r}")
+            if target.key == issue.project.key:
+                raise ValueError(f"{issue.key} is already in {target.key}")
+            number = self._issue_numbers.get(target.key, 0) + 1
+            self._issue_numbers[target.key] = number
+            old_key, old_project = issue.key, issue.project
+            del self.issues[old_key]
+            issue.previous_keys.append(old_key)
+            issue.key, issue.project = f"{target.key}-{number}", target
+            self.issues[issue.key] = issue
+            items = [
+                ChangeItem("Key", None, old_key, None, issue.key),
+                ChangeItem("project", old_project.id, old_project.name, target.id, target.name),
+            ]
+            event = self._record(issue, user, items, type_name="issue_moved")
+            assert event is not None
+            return event
+
+    def rebuild(self) -> None:
+        """Forget every issue, as a Jira rebuilt from scratch would: numbering restarts, so
+        keys are given again, to new issues with new ids (ids keep counting up; a restored
+        Jira reusing ids as well could not be told apart by any client)."""
+        with self.lock:
+            self.issues.clear()
+            self._issue_numbers.clear()
 
     # --- comments --------------------------------------------------------------------
 

@@ -71,7 +71,11 @@ async def handle_jira_webhook(
     body: bytes,
     headers: dict[str, str],
 ) -> TrackerWebhookResult:
-    """Remember the delivery and signal before committing: a failure leaves Jira to redeliver."""
+    """Remember the delivery and signal before committing: a failure leaves Jira to redeliver.
+
+    The delivery is remembered by what the signed body says (never by an unsigned header), and
+    reaches the issues linked to the defect's immutable id; an issue that links the same key
+    to another defect id (a rebuilt tracker reused the key) is never signalled."""
     try:
         event = read_webhook(body, headers, jira_config(settings))
     except WebhookRejectedError as exc:
@@ -82,27 +86,55 @@ async def handle_jira_webhook(
         return TrackerWebhookResult(
             outcome="ignored", defect_key=event.defect_key if event else None
         )
-    delivery = comment.delivery_key if comment is not None else event.dedupe_key
+    delivery = (
+        defect_repo.comment_delivery_key(event.defect_id, event.defect_key, comment.comment_id)
+        if comment is not None
+        else event.dedupe_key
+    )
     if not await defect_repo.remember_delivery(session, delivery, event.defect_key):
         await session.rollback()
         return TrackerWebhookResult(outcome="duplicate", defect_key=event.defect_key)
-    issue_ids = await defect_repo.linked_issue_ids(session, event.defect_key)
-    for issue_id in issue_ids:
-        handle = await temporal.handle(issue_id)
+    match = await defect_repo.match_defect(session, event.defect_id, event.defect_key)
+    for linked in match.issues:
+        handle = await temporal.handle(linked.issue_id)
+        # The workflow knows the defect by the key it was linked with (the defect may have
+        # moved since): a signal naming another key would be ignored.
         try:
             if change is not None:
                 await handle.signal(
-                    IssueWorkflow.defect_changed, change, rpc_timeout=SIGNAL_TIMEOUT
+                    IssueWorkflow.defect_changed,
+                    change.model_copy(update={"defect_key": linked.defect_key}),
+                    rpc_timeout=SIGNAL_TIMEOUT,
                 )
             if comment is not None:
                 await handle.signal(
-                    IssueWorkflow.defect_commented, comment, rpc_timeout=SIGNAL_TIMEOUT
+                    IssueWorkflow.defect_commented,
+                    comment.model_copy(update={"defect_key": linked.defect_key}),
+                    rpc_timeout=SIGNAL_TIMEOUT,
                 )
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 continue  # the issue's lifecycle has ended: nothing waits on the defect
             raise unavailable(f"Temporal is unreachable: {exc.message}") from exc
     await session.commit()
+    if not match.issues:
+        return TrackerWebhookResult(
+            outcome="unlinked",
+            defect_key=event.defect_key,
+            detail=_unlinked_detail(event, len(match.other_defect)),
+        )
     return TrackerWebhookResult(
-        outcome="signalled", defect_key=event.defect_key, issue_ids=issue_ids
+        outcome="signalled", defect_key=event.defect_key, issue_ids=match.issue_ids
     )
+
+
+def _unlinked_detail(event: TrackerEvent, other_defect: int) -> str:
+    """Why nobody heard of the event (recorded: a redelivery is a duplicate)."""
+    defect = f"{event.defect_key} (id {event.defect_id or 'unknown'})"
+    if other_defect:
+        return (
+            f"no open issue is linked to {defect}; {other_defect} open issue(s) link the key "
+            f"{event.defect_key} to another defect id (the tracker reused the key) and were "
+            "not signalled"
+        )
+    return f"no open issue is linked to {defect}"

@@ -37,6 +37,7 @@ COMMENT_PAGE = 100
 MAX_COMMENT_CHARS = 30_000
 JQL_MINUTE = "%Y-%m-%d %H:%M"
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9]\d*$")
+_ISSUE_ID = re.compile(r"^[1-9]\d{0,17}$")
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 # A transition that finds the defect already in one of these meanings has nothing to do
@@ -179,24 +180,29 @@ class JiraTracker:
             issue = self._client().issue(key, fields=",".join(fields))
         return self._snapshot(issue.raw, comments_since)
 
-    def search_updated_since(self, since: datetime, keys: Sequence[str]) -> list[DefectSnapshot]:
-        """Defects among keys updated at/after since (JQL is minute-precise; we filter exactly)."""
+    def search_updated_since(
+        self, since: datetime, keys: Sequence[str], ids: Sequence[str] = ()
+    ) -> list[DefectSnapshot]:
+        """Defects among keys or ids updated at/after since (JQL is minute-precise; we filter
+        exactly). A defect found both ways is returned once."""
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
         for key in keys:
             _check_key(key)
-        unique = list(dict.fromkeys(keys))
-        if not unique:
-            return []
-        stamp = since.astimezone(self._zone()).strftime(JQL_MINUTE)
-        snapshots: list[DefectSnapshot] = []
-        for start in range(0, len(unique), SEARCH_CHUNK):
-            chunk = ", ".join(unique[start : start + SEARCH_CHUNK])
-            jql = f'key in ({chunk}) AND updated >= "{stamp}" ORDER BY updated ASC'
-            with tracker_errors("search updated defects"):
-                found = self._search(jql, fields=SNAPSHOT_FIELDS, max_results=0)
-            snapshots.extend(self._snapshot(raw, since) for raw in found)
-        snapshots = [s for s in snapshots if s.updated >= since]
+        for defect_id in ids:
+            _check_id(defect_id)
+        stamp = since.astimezone(self._zone()).strftime(JQL_MINUTE) if keys or ids else ""
+        found: dict[str, DefectSnapshot] = {}
+        for field, values in (("id", ids), ("key", keys)):
+            unique = list(dict.fromkeys(values))
+            for start in range(0, len(unique), SEARCH_CHUNK):
+                chunk = ", ".join(unique[start : start + SEARCH_CHUNK])
+                jql = f'{field} in ({chunk}) AND updated >= "{stamp}" ORDER BY updated ASC'
+                with tracker_errors("search updated defects"):
+                    raw = self._search(jql, fields=SNAPSHOT_FIELDS, max_results=0)
+                for snapshot in (self._snapshot(r, since) for r in raw):
+                    found.setdefault(snapshot.id or snapshot.key, snapshot)
+        snapshots = [s for s in found.values() if s.updated >= since]
         snapshots.sort(key=lambda s: s.updated)
         return snapshots
 
@@ -275,8 +281,10 @@ class JiraTracker:
     # --- write ----------------------------------------------------------------------
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Post body with our marker, unless a comment with that marker is already there."""
-        _check_key(key)
+        """Post body with our marker, unless a comment with that marker is already there; key
+        may be the issue id (Jira's REST paths take either)."""
+        if not _ISSUE_ID.match(key):
+            _check_key(key)
         try:
             validate_marker(marker)
         except ValueError as exc:
@@ -333,3 +341,8 @@ class JiraTracker:
 def _check_key(key: str) -> None:
     if not _ISSUE_KEY.match(key):
         raise TrackerPermanentError(f"{key!r} is not a Jira issue key")
+
+
+def _check_id(defect_id: str) -> None:
+    if not _ISSUE_ID.match(defect_id):
+        raise TrackerPermanentError(f"{defect_id!r} is not a Jira issue id")

@@ -110,6 +110,16 @@ class JiraConfig(JiraModel):
     )
     timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_secret: SecretStr | None = None
+    webhook_max_age: timedelta = Field(
+        default=timedelta(minutes=10),
+        gt=timedelta(0),
+        description="a signed delivery whose timestamp is older than this is refused (401)",
+    )
+    webhook_max_ahead: timedelta = Field(
+        default=timedelta(minutes=1),
+        ge=timedelta(0),
+        description="clock skew tolerated for a signed timestamp ahead of ours",
+    )
     products: dict[str, ProductRoute] = Field(default_factory=dict)
     default_route: ProductRoute | None = None
     priorities: dict[Severity, str] = Field(default_factory=_default_priorities)

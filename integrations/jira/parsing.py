@@ -11,8 +11,13 @@ from integrations.tracker.port import TrackerComment
 
 def parse_jira_datetime(value: Any) -> datetime | None:
     """Jira's "2024-05-01T10:00:00.000+0000" (or epoch milliseconds) as an aware datetime."""
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -1,9 +1,17 @@
-"""Verify and parse Jira webhooks into TrackerEvents, recognising echoes of our own changes."""
+"""Verify and parse Jira webhooks into TrackerEvents, recognising echoes of our own changes.
+
+Only the body is signed (X-Hub-Signature covers neither the headers nor the time of delivery),
+so everything that decides whether a delivery is new or fresh is read from the body: its
+`timestamp` must lie inside the configured window, and its dedupe key is built from the ids
+the body carries. A captured delivery re-sent with a fresh X-Atlassian-Webhook-Identifier is
+therefore still a duplicate, and one re-sent later than `webhook_max_age` is refused.
+"""
 
 import hashlib
 import hmac
 import json
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -13,7 +21,7 @@ from integrations.jira.parsing import comment_from_raw, parse_jira_datetime, use
 from integrations.tracker.port import FieldChange, TrackerEvent, TrackerEventKind
 
 SIGNATURE_HEADER = "x-hub-signature"
-IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
+MAX_DEDUPE_KEY_CHARS = 255  # tracker_deliveries.dedupe_key
 
 _EVENT_KINDS = {
     "jira:issue_updated": TrackerEventKind.DEFECT_UPDATED,
@@ -64,14 +72,56 @@ def read_webhook(
     headers: Mapping[str, str],
     config: JiraConfig,
     own_user_ids: Collection[str] = (),
+    now: datetime | None = None,
 ) -> TrackerEvent | None:
-    """Verify the signature (fail closed without a secret), then parse; None if no issue."""
+    """Verify the signature (fail closed without a secret) and the signed timestamp's
+    freshness, then parse; None if no issue is involved."""
     if config.webhook_secret is None:
         raise WebhookRejectedError("no Jira webhook secret configured", 503)
     signature = _lower_keys(headers).get(SIGNATURE_HEADER)
     if not verify_signature(body, signature, config.webhook_secret):
         raise WebhookRejectedError("invalid or missing X-Hub-Signature", 401)
+    check_fresh(_payload(body), config, now or datetime.now(UTC))
     return parse_webhook(body, headers, config, own_user_ids)
+
+
+def check_fresh(payload: Mapping[str, Any], config: JiraConfig, now: datetime) -> None:
+    """Refuse a delivery whose signed timestamp is outside [now - max_age, now + max_ahead].
+
+    401, like a bad signature: the signed body no longer proves a current delivery (a replay,
+    or a delivery delayed beyond the window). Refusing a genuine late delivery loses nothing:
+    the scheduled tracker poll reads any change it carried."""
+    signed_at = parse_jira_datetime(payload.get("timestamp"))
+    if signed_at is None or signed_at.tzinfo is None:
+        raise WebhookRejectedError(
+            "the webhook body has no timestamp with a time zone: its freshness cannot be verified",
+            400,
+        )
+    age = (now - signed_at).total_seconds()
+    max_age = config.webhook_max_age.total_seconds()
+    max_ahead = config.webhook_max_ahead.total_seconds()
+    if age > max_age:
+        raise WebhookRejectedError(
+            f"stale delivery: signed at {signed_at.isoformat()}, {age:.0f} s ago; deliveries "
+            f"older than {max_age:.0f} s are refused (webhook_max_age)",
+            401,
+        )
+    if -age > max_ahead:
+        raise WebhookRejectedError(
+            f"delivery from the future: signed at {signed_at.isoformat()}, {-age:.0f} s ahead "
+            f"of our clock; at most {max_ahead:.0f} s are tolerated (webhook_max_ahead)",
+            401,
+        )
+
+
+def _payload(body: bytes) -> Mapping[str, Any]:
+    try:
+        payload: Any = json.loads(body)
+    except ValueError as exc:
+        raise WebhookRejectedError("webhook body is not JSON", 400) from exc
+    if not isinstance(payload, Mapping):
+        raise WebhookRejectedError("webhook body is not a JSON object", 400)
+    return payload
 
 
 def parse_webhook(
@@ -80,13 +130,10 @@ def parse_webhook(
     config: JiraConfig,
     own_user_ids: Collection[str] = (),
 ) -> TrackerEvent | None:
-    """Turn a (verified) Jira webhook body into a TrackerEvent; None when no issue is involved."""
-    try:
-        payload: Any = json.loads(body)
-    except ValueError as exc:
-        raise WebhookRejectedError("webhook body is not JSON", 400) from exc
-    if not isinstance(payload, Mapping):
-        raise WebhookRejectedError("webhook body is not a JSON object", 400)
+    """Turn a (verified) Jira webhook body into a TrackerEvent; None when no issue is involved.
+
+    headers are not read: nothing unsigned may decide what the event is or how it dedupes."""
+    payload = _payload(body)
     issue = payload.get("issue")
     if not isinstance(issue, Mapping) or not issue.get("key"):
         return None
@@ -131,7 +178,7 @@ def parse_webhook(
     )
 
     return TrackerEvent(
-        dedupe_key=_dedupe_key(body, headers, source, changelog, comment_raw),
+        dedupe_key=_dedupe_key(body, payload, source, issue, changelog, comment_raw),
         kind=kind,
         source_event=source,
         defect_key=str(issue["key"]),
@@ -151,17 +198,24 @@ def parse_webhook(
 
 def _dedupe_key(
     body: bytes,
-    headers: Mapping[str, str],
+    payload: Mapping[str, Any],
     source: str,
+    issue: Mapping[str, Any],
     changelog: Any,
     comment: Any,
 ) -> str:
-    """Delivery id when Jira sends one (stable across retries), else the change's own ids."""
-    identifier = _lower_keys(headers).get(IDENTIFIER_HEADER)
-    if identifier:
-        return f"jira:webhook:{identifier}"
-    if isinstance(changelog, Mapping) and changelog.get("id") is not None:
-        return f"jira:changelog:{changelog['id']}"
-    if isinstance(comment, Mapping) and comment.get("id") is not None:
-        return f"jira:{source}:comment:{comment['id']}:{comment.get('updated', '')}"
-    return "jira:body:" + hashlib.sha256(body).hexdigest()
+    """The change's identity as the signed body states it: event, issue id, changelog or
+    comment id, and Jira's timestamp (a rebuilt Jira may reuse ids, never with the same
+    timestamp); the hash of the exact signed body when the body names no such change."""
+    timestamp, issue_id = payload.get("timestamp"), issue.get("id")
+    key: str | None = None
+    if timestamp is not None and issue_id is not None:
+        base = f"jira:{source.removeprefix('jira:')}:issue:{issue_id}"
+        if isinstance(changelog, Mapping) and changelog.get("id") is not None:
+            key = f"{base}:changelog:{changelog['id']}:at:{timestamp}"
+        elif isinstance(comment, Mapping) and comment.get("id") is not None:
+            updated = comment.get("updated", "")
+            key = f"{base}:comment:{comment['id']}:{updated}:at:{timestamp}"
+    if key is None or len(key) > MAX_DEDUPE_KEY_CHARS:
+        return "jira:body:" + hashlib.sha256(body).hexdigest()
+    return key

@@ -85,7 +85,10 @@ class DefectDraft(TrackerModel):
 
 
 class DefectRef(TrackerModel):
-    """Where the defect lives; created is False when an earlier attempt had already created it."""
+    """Where the defect lives; created is False when an earlier attempt had already created it.
+
+    id is the tracker's immutable id: the key changes when the defect moves to another project,
+    and a rebuilt tracker may give the key to another defect."""
 
     key: str
     id: str
@@ -182,7 +185,8 @@ class DefectTracker(Protocol):
         ...
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Add a comment carrying our marker once; returns the comment id (existing on retry)."""
+        """Add a comment carrying our marker once; returns the comment id (existing on retry).
+        key may be the defect's key or its immutable id."""
         ...
 
     def is_own_comment(self, comment: TrackerComment) -> bool:
@@ -197,6 +201,10 @@ class DefectTracker(Protocol):
         """Move the defect to a status with this meaning via the configured transition names."""
         ...
 
-    def search_updated_since(self, since: datetime, keys: Sequence[str]) -> list[DefectSnapshot]:
-        """Poll fallback: defects among keys updated at or after since, with comments since then."""
+    def search_updated_since(
+        self, since: datetime, keys: Sequence[str], ids: Sequence[str] = ()
+    ) -> list[DefectSnapshot]:
+        """Poll fallback: defects among keys or ids updated at or after since, with comments
+        since then. ids are the tracker's immutable ids (a moved defect keeps its id, a rebuilt
+        tracker may reuse a key for another defect); keys serve links recorded without an id."""
         ...

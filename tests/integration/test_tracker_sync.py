@@ -9,12 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import yaml
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle
 
+from db.models import TrackerDefectLinkRow
 from db.session import Database
+from domain.enums import Severity
 from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
+from integrations.tracker import DefectDraft
 from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
 from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
 from worker import ScheduleChange, ensure_poll_schedule, poll_schedule_id
@@ -255,7 +259,9 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
     )
     assert internal.status_code == 200, internal.text
     # The first post is applied by Jira but its response is lost: the activity retries.
-    jira.faults.accept_then_drop_next(1, method="POST", path=f"/issue/{key}/comment$")
+    # Comments go to the defect's immutable id (its key may later name another defect).
+    defect_id = jira.issue(key).id
+    jira.faults.accept_then_drop_next(1, method="POST", path=f"/issue/{defect_id}/comment$")
     public = await api.post(
         f"/issues/{created['id']}/comments",
         json={"body": "It also happens with two tunnels"},
@@ -267,7 +273,7 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
     bodies = [c.body for c in jira.issue(key).comments]
     assert len(bodies) == 1, bodies
     assert jira.faults.pending() == 0, "the first post's response was dropped"
-    assert len(jira.requests_to("GET", f"/issue/{key}/comment")) >= 2, "the retry looked first"
+    assert len(jira.requests_to("GET", f"/issue/{defect_id}/comment")) >= 2, "the retry looked"
     assert "It also happens with two tunnels" in bodies[0]
     assert bodies[0].startswith("Customer on https://itr.example/issues/")
     assert "Jane" not in bodies[0] and "legacy contract" not in bodies[0]
@@ -475,3 +481,205 @@ async def test_a_changed_poll_interval_reaches_the_schedule_at_the_next_worker_s
     assert [i.every for i in described.spec.intervals] == [timedelta(minutes=2)]
     assert described.action.workflow == "TrackerPollWorkflow"  # type: ignore[attr-defined]
     assert await ensure_poll_schedule(temporal_client, settings) == ScheduleChange.UNCHANGED
+
+
+# --- webhook replay and defect identity ----------------------------------------------------
+
+
+async def timeline_kinds(api: httpx.AsyncClient, issue_id: object) -> list[str]:
+    return [e["kind"] for e in (await issue(api, issue_id))["timeline"]]
+
+
+async def test_a_replayed_signed_body_is_a_duplicate_under_any_identifier_and_a_stale_one_refused(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    created, key = await escalated_to_rnd(api, "replay")
+    fixed = jira.act_transition(key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(fixed, SECRET)
+    delivered = await api.post(WEBHOOK, content=body, headers=headers)
+    assert delivered.status_code == 202 and delivered.json()["outcome"] == "signalled"
+    done = await until(api, created["id"], "state", "awaiting_confirmation")
+
+    # An attacker captured the signed body and re-sends it as a new delivery.
+    forged = {**headers, "X-Atlassian-Webhook-Identifier": str(uuid.uuid4())}
+    replayed = await api.post(WEBHOOK, content=body, headers=forged)
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.json()["outcome"] == "duplicate"
+    await asyncio.sleep(1)  # time for a (wrongly) signalled workflow to record something
+    after = await issue(api, created["id"])
+    assert after["timeline"] == done["timeline"]
+    assert "defect_update_ignored" not in [e["kind"] for e in after["timeline"]]
+
+    # A body Jira signed 20 minutes ago is refused, whatever its identifier; a fresh one is read.
+    jira.freeze_time(datetime.now(UTC) - timedelta(minutes=20))
+    old = jira.act_comment(key, "Old news: the QoS scheduler again.")
+    jira.unfreeze_time()
+    body, headers = webhook_request(old, SECRET)
+    refused = await api.post(WEBHOOK, content=body, headers=headers)
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "stale delivery" in refused.json()["detail"]
+    fresh = jira.act_comment(key, "Fresh news: fixed in 4.3.0.")
+    body, headers = webhook_request(fresh, SECRET)
+    accepted = await api.post(WEBHOOK, content=body, headers=headers)
+    assert accepted.status_code == 202 and accepted.json()["outcome"] == "signalled"
+    for _ in range(100):
+        staff = await issue(api, created["id"])
+        if any("Fresh news" in c["body"] for c in staff["comments"]):
+            break
+        await asyncio.sleep(0.1)
+    bodies = [c["body"] for c in staff["comments"]]
+    assert any("Fresh news" in b for b in bodies) and not any("Old news" in b for b in bodies)
+
+
+async def test_a_moved_defects_webhook_still_reaches_every_linked_issue(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    first, key = await escalated_to_rnd(api, "moved-a")
+    moved = jira.move_issue(key, "OPS")  # RND-n becomes OPS-1, same id
+    new_key = moved.body["issue"]["key"]
+    assert new_key.startswith("OPS-") and moved.body["issue"]["id"] == str(jira.issue(new_key).id)
+    body, headers = webhook_request(moved, SECRET)
+    noise = await api.post(WEBHOOK, content=body, headers=headers)
+    assert noise.json()["outcome"] == "ignored", "a move is no status change"
+
+    # Another customer's issue is linked under the new key: R&D hears of both issues.
+    second = await open_issue(api, key=f"moved-b-{uuid.uuid4()}")
+    shared = await api.post(
+        f"/issues/{second['id']}/escalate",
+        json={"to_tier": 3, "reason": "Same defect", "defect_key": new_key},
+        headers=ENGINEER,
+    )
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["issue"]["defect_key"] == new_key
+    bodies = await until_comments(jira, new_key, 1)
+    assert "Another customer is affected (2 linked issues)" in bodies[0]
+
+    fixed = jira.act_transition(new_key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(fixed, SECRET)
+    delivered = await api.post(WEBHOOK, content=body, headers=headers)
+    assert delivered.status_code == 202, delivered.text
+    assert delivered.json()["outcome"] == "signalled"
+    assert sorted(delivered.json()["issue_ids"]) == sorted([first["id"], second["id"]])
+    for issue_id, linked_as in ((first["id"], key), (second["id"], new_key)):
+        done = await until(api, issue_id, "state", "awaiting_confirmation")
+        assert done["tier"] == 1 and done["defect_key"] == linked_as
+        assert (await timeline_kinds(api, issue_id)).count("defect_fixed") == 1
+
+
+async def test_a_reused_key_reaches_no_issue_but_a_link_without_a_recorded_id_goes_by_key(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    created, key = await escalated_to_rnd(api, "reused")
+    legacy, legacy_key = await escalated_to_rnd(api, "legacy")
+    async with tracked_stack.db.transaction() as session:  # as if linked before ids were kept
+        await session.execute(
+            sa.delete(TrackerDefectLinkRow).where(TrackerDefectLinkRow.issue_id == legacy["id"])
+        )
+    old_id = str(jira.issue(key).id)
+
+    jira.rebuild()  # R&D's Jira is rebuilt: its first defect gets the key again, a new id
+    settings = tracked_stack.settings
+    assert settings.tracker_config is not None
+    rebuilt = JiraTracker(load_jira_config(settings.tracker_config))
+    drafts = [
+        DefectDraft(
+            issue_id=f"other-{n}",
+            dedupe_key=f"other-{n}",
+            issue_url="https://elsewhere.example/1",
+            product="edge-router",
+            title=f"Unrelated defect {n}",
+            severity=Severity.LOW,
+        )
+        for n in (1, 2)
+    ]
+    reused, reused_legacy = (rebuilt.create_defect(d) for d in drafts)
+    rebuilt.close()
+    assert (reused.key, reused_legacy.key) == (key, legacy_key) and reused.id != old_id
+
+    fixed = jira.act_transition(key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(fixed, SECRET)
+    delivered = await api.post(WEBHOOK, content=body, headers=headers)
+    assert delivered.status_code == 202, delivered.text
+    result = delivered.json()
+    assert result["outcome"] == "unlinked" and result["issue_ids"] == []
+    assert "another defect id" in result["detail"] and key in result["detail"]
+    again = await api.post(WEBHOOK, content=body, headers=headers)
+    assert again.json()["outcome"] == "duplicate"
+
+    # The link recorded without an id can only go by the key (the behaviour before ids).
+    legacy_fixed = jira.act_transition(legacy_key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(legacy_fixed, SECRET)
+    fallback = await api.post(WEBHOOK, content=body, headers=headers)
+    assert fallback.json()["outcome"] == "signalled"
+    assert fallback.json()["issue_ids"] == [legacy["id"]]
+    await until(api, legacy["id"], "state", "awaiting_confirmation")
+    untouched = await issue(api, created["id"])
+    assert untouched["state"] == "escalated" and untouched["tier"] == 3
+    assert "defect_fixed" not in [e["kind"] for e in untouched["timeline"]]
+
+    # The customer's public comment is mirrored to the defect by its id, which is gone: it
+    # never lands on the unrelated defect that now carries the key.
+    public = await api.post(
+        f"/issues/{created['id']}/comments", json={"body": "Still dropping"}, headers=CUSTOMER
+    )
+    assert public.status_code == 200, public.text
+    for _ in range(200):
+        if jira.requests_to("GET", f"/issue/{old_id}/comment"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the mirror never looked for the defect by its id")
+    assert jira.issue(key).comments == []
+    assert not jira.requests_to("POST", f"/issue/{key}/comment")
+
+
+async def test_the_poll_follows_a_moved_defect_by_its_id_and_ignores_a_reused_key(
+    tracked_stack: Stack, jira: JiraTestServer
+) -> None:
+    api = tracked_stack.api()
+    settings = tracked_stack.settings
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    moving, key = await escalated_to_rnd(api, "poll-moved")
+    staying, other_key = await escalated_to_rnd(api, "poll-reused")
+
+    async def poll() -> TrackerPollResult:
+        result: TrackerPollResult = await tracked_stack.client.execute_workflow(
+            TrackerPollWorkflow.run,
+            TrackerPollRequest(initial_lookback=datetime.now(UTC) - since),
+            id=f"poll-identity-{uuid.uuid4().hex}",
+            task_queue=settings.temporal_task_queue,
+        )
+        return result
+
+    moved = jira.move_issue(key, "OPS")  # webhooks lost from here on
+    jira.act_transition(moved.body["issue"]["key"], "Resolve Issue", resolution="Fixed")
+    first = await poll()
+    assert first.signalled == (moving["id"],)
+    await until(api, moving["id"], "state", "awaiting_confirmation")
+
+    jira.rebuild()
+    assert settings.tracker_config is not None
+    rebuilt = JiraTracker(load_jira_config(settings.tracker_config))
+    for n in (1, 2):
+        rebuilt.create_defect(
+            DefectDraft(
+                issue_id=f"other-{n}",
+                dedupe_key=f"other-{n}",
+                issue_url="https://elsewhere.example/1",
+                product="edge-router",
+                title=f"Unrelated defect {n}",
+                severity=Severity.LOW,
+            )
+        )
+    rebuilt.close()
+    jira.act_transition(other_key, "Resolve Issue", resolution="Fixed")  # the key, reused
+    second = await poll()
+    assert second.signalled == () and second.defects_updated == 0
+    await asyncio.sleep(1)
+    untouched = await issue(api, staying["id"])
+    assert untouched["state"] == "escalated" and untouched["tier"] == 3
+    assert "defect_fixed" not in [e["kind"] for e in untouched["timeline"]]

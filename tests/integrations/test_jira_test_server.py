@@ -120,3 +120,42 @@ def test_cloud_flavour_serves_search_jql_only() -> None:
             token = first.json()["nextPageToken"]
             rest = http.get("/search/jql", params={"jql": "project = RND", "nextPageToken": token})
             assert len(first.json()["issues"]) == 2 and rest.json()["isLast"] is True
+
+
+def test_a_moved_issue_gets_a_new_key_keeps_its_id_and_answers_to_its_old_key(
+    server: JiraTestServer, http: httpx.Client
+) -> None:
+    old_key = create(http, "moves to operations", ["itr-m"])
+    issue_id = http.get(f"/issue/{old_key}").json()["id"]
+
+    event = server.move_issue(old_key, "OPS")
+
+    new_key = event.body["issue"]["key"]
+    assert new_key == "OPS-1" and event.body["issue"]["id"] == issue_id
+    assert event.body["issue_event_type_name"] == "issue_moved"
+    items = event.body["changelog"]["items"]
+    assert (items[0]["field"], items[0]["fromString"], items[0]["toString"]) == (
+        "Key",
+        old_key,
+        new_key,
+    )
+    assert http.get(f"/issue/{old_key}").json()["key"] == new_key
+    assert http.get(f"/issue/{issue_id}").json()["key"] == new_key
+    found = http.get("/search", params={"jql": f"key in ({old_key})"}).json()["issues"]
+    assert [(i["key"], i["id"]) for i in found] == [(new_key, issue_id)]
+    by_id = http.get("/search", params={"jql": f"id = {issue_id}"}).json()["issues"]
+    assert [i["key"] for i in by_id] == [new_key]
+
+
+def test_a_rebuilt_server_gives_the_same_keys_to_new_issues_with_new_ids(
+    server: JiraTestServer, http: httpx.Client
+) -> None:
+    key = create(http, "before the rebuild", [])
+    old_id = http.get(f"/issue/{key}").json()["id"]
+
+    server.rebuild()
+
+    assert http.get(f"/issue/{old_id}").status_code == 404
+    assert create(http, "after the rebuild", []) == key
+    new = http.get(f"/issue/{key}").json()
+    assert new["id"] != old_id and new["fields"]["summary"] == "after the rebuild"

@@ -1,5 +1,7 @@
 """JiraTracker against the Jira test server, over real HTTP with the real `jira` library."""
 
+import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from integrations.jira import (
     build_client,
     check_config,
     load_jira_config,
+    parse_jira_config,
     parse_webhook,
     read_webhook,
     sign_body,
@@ -432,6 +435,35 @@ def test_search_updated_since_uses_the_users_time_zone() -> None:
         tracker.close()
 
 
+def test_search_finds_a_moved_defect_by_its_id_and_never_a_reused_key_by_it() -> None:
+    with Server() as server:
+        tracker = JiraTracker(make_config(server))
+        server.freeze_time(T0)
+        ref = tracker.create_defect(make_draft("ISS-1"))
+        legacy = tracker.create_defect(make_draft("ISS-2"))
+        server.advance_time(timedelta(minutes=10))
+        moved = server.move_issue(ref.key, "OPS")
+        new_key = moved.body["issue"]["key"]
+        server.act_transition(new_key, "Resolve Issue", resolution="Fixed")
+        server.act_transition(legacy.key, "Start Progress")
+        since = T0 + timedelta(minutes=5)
+
+        found = tracker.search_updated_since(since, [legacy.key], [ref.id])
+
+        assert {(s.key, s.id) for s in found} == {(new_key, ref.id), (legacy.key, legacy.id)}
+        assert new_key.startswith("OPS-") and tracker.get_defect(ref.key).key == new_key
+
+        server.rebuild()
+        reused = tracker.create_defect(make_draft("ISS-3"))
+        assert reused.key == ref.key and reused.id != ref.id
+        server.advance_time(timedelta(minutes=1))
+        server.act_transition(reused.key, "Resolve Issue", resolution="Fixed")
+        assert tracker.search_updated_since(since, [], [ref.id]) == []
+        with pytest.raises(TrackerPermanentError, match="not a Jira issue id"):
+            tracker.search_updated_since(since, [], ["10001) OR id in (1"])
+        tracker.close()
+
+
 def test_cloud_deployment_is_detected_and_uses_search_jql() -> None:
     with Server(ServerSpec(deployment_type="Cloud")) as server:
         tracker = JiraTracker(make_config(server))
@@ -591,7 +623,10 @@ def test_signed_webhook_over_http_is_verified_and_parsed(
     assert parsed.kind is TrackerEventKind.DEFECT_UPDATED and parsed.defect_key == key
     assert parsed.status == "Resolved" and parsed.meaning is DefectMeaning.FIXED
     assert parsed.status_changed and not parsed.own_echo
-    assert parsed.dedupe_key == f"jira:webhook:{event.identifier}"
+    changelog_id, stamp = event.body["changelog"]["id"], event.body["timestamp"]
+    assert parsed.dedupe_key == (
+        f"jira:issue_updated:issue:{event.body['issue']['id']}:changelog:{changelog_id}:at:{stamp}"
+    )
     tampered = body.replace(b"Resolved", b"Reopened")
     with pytest.raises(WebhookRejectedError) as info:
         read_webhook(tampered, headers, tracker.config)
@@ -617,20 +652,107 @@ def test_webhook_dedupe_keys_and_echoes(server: Server, tracker: JiraTracker) ->
     del headers["X-Atlassian-Webhook-Identifier"]
     reply = parse_webhook(body, headers, config)
     assert reply is not None and not reply.own_echo
-    assert reply.dedupe_key.startswith("jira:comment_created:comment:")
+    comment_id = theirs.body["comment"]["id"]
+    assert reply.dedupe_key.startswith(f"jira:comment_created:issue:{reply.defect_id}:comment:")
+    assert f":comment:{comment_id}:" in reply.dedupe_key
 
     body, headers = webhook_request(change, SECRET)
     del headers["X-Atlassian-Webhook-Identifier"]
     moved = parse_webhook(body, headers, config)
-    assert (
-        moved is not None and moved.dedupe_key == f"jira:changelog:{change.body['changelog']['id']}"
-    )
+    assert moved is not None
+    assert f":changelog:{change.body['changelog']['id']}:" in moved.dedupe_key
     assert moved.meaning is DefectMeaning.IN_PROGRESS
     assert len({first.dedupe_key, reply.dedupe_key, moved.dedupe_key}) == 3
 
     ours = server.act_transition(key, "Stop Progress", user=INTEGRATION_USER)
     echo = parse_webhook(*webhook_request(ours, SECRET), config, {INTEGRATION_USER.account_id})
     assert echo is not None and echo.own_echo
+
+
+def test_a_captured_body_resent_under_a_new_identifier_keeps_its_dedupe_key(
+    server: Server, tracker: JiraTracker
+) -> None:
+    key = tracker.create_defect(make_draft()).key
+    fixed = server.act_transition(key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(fixed, SECRET)
+    original = read_webhook(body, headers, tracker.config)
+
+    replay_headers = {**headers, "X-Atlassian-Webhook-Identifier": "forged-new-identifier"}
+    replayed = read_webhook(body, replay_headers, tracker.config)
+
+    assert original is not None and replayed is not None
+    assert replayed.dedupe_key == original.dedupe_key
+    assert "forged" not in replayed.dedupe_key and fixed.identifier not in replayed.dedupe_key
+    again = server.act_transition(key, "Reopen Issue")
+    later = read_webhook(*webhook_request(again, SECRET), tracker.config)
+    assert later is not None and later.dedupe_key != original.dedupe_key
+
+
+def test_a_body_naming_no_change_dedupes_by_the_hash_of_the_exact_signed_body(
+    server: Server,
+) -> None:
+    config = make_config(server)
+    stamp = int(datetime.now(UTC).timestamp() * 1000)
+    issue = {"id": "10001", "key": "RND-1", "fields": {}}
+    created = {"timestamp": stamp, "webhookEvent": "jira:issue_created", "issue": issue}
+    body = json.dumps(created).encode()
+    headers = {"X-Hub-Signature": sign_body(body, SECRET)}
+
+    event = read_webhook(body, headers, config)
+
+    assert event is not None
+    assert event.dedupe_key == "jira:body:" + hashlib.sha256(body).hexdigest()
+    other = json.dumps({**created, "timestamp": stamp + 1}).encode()
+    reread = read_webhook(other, {"X-Hub-Signature": sign_body(other, SECRET)}, config)
+    assert reread is not None and reread.dedupe_key != event.dedupe_key
+
+
+def test_a_signed_body_outside_the_time_window_is_refused_with_the_reason(
+    server: Server, tracker: JiraTracker
+) -> None:
+    key = tracker.create_defect(make_draft()).key
+    server.freeze_time(T0)
+    fixed = server.act_transition(key, "Resolve Issue", resolution="Fixed")
+    body, headers = webhook_request(fixed, SECRET)
+    config = make_config(server, webhook_max_age="PT10M", webhook_max_ahead="PT1M")
+
+    fresh = read_webhook(body, headers, config, now=T0 + timedelta(minutes=9, seconds=59))
+    assert fresh is not None and fresh.meaning is DefectMeaning.FIXED
+    assert read_webhook(body, headers, config, now=T0 - timedelta(seconds=59)) is not None
+
+    with pytest.raises(WebhookRejectedError) as stale:
+        read_webhook(body, headers, config, now=T0 + timedelta(minutes=10, seconds=1))
+    assert stale.value.status_code == 401
+    assert "stale delivery" in str(stale.value) and "601 s ago" in str(stale.value)
+    with pytest.raises(WebhookRejectedError) as ahead:
+        read_webhook(body, headers, config, now=T0 - timedelta(minutes=2))
+    assert ahead.value.status_code == 401 and "120 s ahead" in str(ahead.value)
+
+    undated = json.dumps({k: v for k, v in fixed.body.items() if k != "timestamp"}).encode()
+    with pytest.raises(WebhookRejectedError) as missing:
+        read_webhook(undated, {"X-Hub-Signature": sign_body(undated, SECRET)}, config, now=T0)
+    assert missing.value.status_code == 400 and "no timestamp" in str(missing.value)
+
+
+def test_the_time_window_is_configured_and_refuses_nonsense() -> None:
+    config = parse_jira_config(
+        {
+            "url": "https://jira.example",
+            "auth": {"kind": "bearer", "token": "t"},
+            "webhook_max_age": "PT30M",
+            "webhook_max_ahead": "PT0S",
+        }
+    )
+    assert config.webhook_max_age == timedelta(minutes=30)
+    assert config.webhook_max_ahead == timedelta(0)
+    with pytest.raises(ValidationError, match="webhook_max_age"):
+        parse_jira_config(
+            {
+                "url": "https://j.example",
+                "auth": {"kind": "bearer", "token": "t"},
+                "webhook_max_age": "PT0S",
+            }
+        )
 
 
 def test_webhook_without_secret_or_issue(server: Server) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.tracker import TrackerActivities
@@ -22,6 +22,7 @@ from domain.models import (
     EscalateCommand,
     IssueStatus,
     LinkDefectCommand,
+    LinkDefectInput,
     RetryTrackerSyncCommand,
     TrackerSyncReport,
 )
@@ -73,12 +74,20 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.reports: list[TrackerSyncReport] = []
+        self.defect_ids: dict[str, tuple[str, str]] = {}
 
     def report(self, report: TrackerSyncReport) -> None:
         self.reports.append(report)
 
-    def linked_issue_count(self, defect_key: str) -> int | None:
+    def linked_issue_count(self, defect_key: str, defect_id: str | None = None) -> int | None:
         return None
+
+    def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
+        self.defect_ids[issue_id] = (defect_key, defect_id)
+
+    def defect_id_of(self, issue_id: str) -> str | None:
+        recorded = self.defect_ids.get(issue_id)
+        return recorded[1] if recorded else None
 
 
 async def escalated_to_rnd(
@@ -127,6 +136,7 @@ async def test_escalation_to_rnd_creates_one_defect_even_when_the_response_was_l
 
     assert status.defect_key == "RND-1" and status.tracker_sync_error is None
     assert status.defect_url == browse_url("RND-1")
+    assert sink.defect_ids == {status.issue_id: ("RND-1", "RND-1")}, "the fake's id is its key"
     assert tracker.create_calls == 2 and len(tracker.drafts) == 1
     draft = tracker.drafts[0]
     assert draft.product_version == "4.2.1" and draft.product == "edge-router"
@@ -316,3 +326,28 @@ async def test_a_severity_change_is_told_to_r_and_d_on_the_linked_defect_once(
     ]
     assert len(impact) == 1 and status.defect_key in {k for k, _ in tracker.comments.values()}
     assert "Customer impact changed: severity 2 -> 1 (All sites.)" in impact[0]
+
+
+class FailingLinkSink(RecordingSink):
+    """The read model refuses the defect id (database down)."""
+
+    def record_defect_link(self, issue_id: str, defect_key: str, defect_id: str) -> None:
+        raise ConnectionError("database is down")
+
+
+def test_a_defect_id_that_cannot_be_recorded_fails_the_attempt_so_it_is_retried() -> None:
+    tracker = FakeDefectTracker(existing=("RND-7",))
+    sink = FailingLinkSink()
+    activities = TrackerActivities(tracker, "https://itr.example", browse_url, sink)
+    request = LinkDefectInput(issue_id="ISS-1", defect_key="RND-7", title="Packets dropped")
+
+    with pytest.raises(ApplicationError) as failed:
+        ActivityEnvironment().run(activities.link_defect, request)
+
+    assert not failed.value.non_retryable and "cannot record the id of RND-7" in str(failed.value)
+    working = RecordingSink()
+    linked = ActivityEnvironment().run(
+        TrackerActivities(tracker, "https://itr.example", browse_url, working).link_defect,
+        request,
+    )
+    assert linked.defect_id == "RND-7" and working.defect_ids == {"ISS-1": ("RND-7", "RND-7")}
