@@ -774,7 +774,7 @@ async def check_database(settings: Settings) -> list[str]:
 
 async def check_temporal(settings: Settings) -> list[str]:
     """Temporal answers, and our namespace exists there."""
-    from worker import connect_temporal
+    from temporal_client import connect_temporal
 
     try:
         client = await asyncio.wait_for(connect_temporal(settings), CHECK_TIMEOUT)
@@ -841,20 +841,17 @@ def check() -> None:
             typer.echo(f"  - {problem}")
         raise typer.Exit(1) from None
     configure_logging(settings)
-    problems = setting_problems(settings)
-    typer.echo(f"settings  {'FAIL' if problems else 'ok'} ({settings.environment})")
-    for problem in problems:
-        typer.echo(f"  - {problem}")
 
     async def run_all() -> dict[str, list[str]]:
         return {name: await probe(settings) for name, probe in CHECKS.items()}
 
-    results = asyncio.run(run_all())
-    for name, problems in results.items():
-        typer.echo(f"{name:<9} {'FAIL' if problems else 'ok'}")
-        for problem in problems:
+    results = {"settings": setting_problems(settings), **asyncio.run(run_all())}
+    for name, found in results.items():
+        detail = f" ({settings.environment})" if name == "settings" else ""
+        typer.echo(f"{name:<9} {'FAIL' if found else 'ok'}{detail}")
+        for problem in found:
             typer.echo(f"  - {problem}")
-    if problems or any(results.values()):
+    if any(results.values()):
         raise typer.Exit(1)
 
 

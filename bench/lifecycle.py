@@ -48,13 +48,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.read_model import workflow_id_for
 from bench.bare import BareLifecycleWorkflow, BarePlan, PlannedActivity, noop
 from cli import DevServer, configure_logging, exit_hard, seed_database
 from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.session import Database
-from worker import build_worker, connect_temporal
+from domain.ids import workflow_id_for
+from temporal_client import connect_temporal
+from worker import build_worker
 
 T = TypeVar("T")
 

@@ -83,6 +83,20 @@ def test_check_reports_settings_the_model_accepts_but_a_process_would_trip_over(
     assert f"ITR_TEMPORAL_TLS_CERT: no such file {tmp_path / 'missing.pem'}" in result.output
 
 
+def test_check_exits_1_when_only_the_settings_are_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def reachable(settings: Settings) -> list[str]:
+        return []
+
+    for name in list(cli.CHECKS):
+        monkeypatch.setitem(cli.CHECKS, name, reachable)
+    result = runner.invoke(cli.app, ["check"], env={"ITR_LOG_LEVEL": "chatty"})
+    assert "settings  FAIL" in result.output
+    assert "database  ok" in result.output and "temporal  ok" in result.output
+    assert result.exit_code == 1
+
+
 def test_check_does_not_create_a_missing_sqlite_database(tmp_path: Path) -> None:
     env = {
         "ITR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new' / 'itr.db'}",

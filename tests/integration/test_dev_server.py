@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -84,6 +85,12 @@ async def eventually(
         await asyncio.sleep(every)
 
 
+async def at_rest(handle: WorkflowHandle[Any, Any]) -> bool:
+    """No workflow task or activity pending: the workflow waits on timers and messages only."""
+    described = (await handle.describe()).raw_description
+    return not described.pending_activities and not described.HasField("pending_workflow_task")
+
+
 def breaches(fakes: FakeIssueActivities, issue_id: str) -> list[TimelineEvent]:
     return [
         e
@@ -140,8 +147,9 @@ async def test_a_pending_sla_timer_survives_a_server_restart_and_fires_once_not_
         worker(client, task_queue, fakes),
     ):
         await eventually(lambda: breaches(fakes, issue_id), "the breach to be recorded", within=20)
-        await asyncio.sleep(1.0)  # room for a duplicate to show up
         resumed = client.get_workflow_handle_for(IssueWorkflow.run, f"issue-{issue_id}")
+        # At rest (nothing scheduled but timers), a duplicate would have been recorded by now.
+        await eventually(lambda: at_rest(resumed), "the issue to come to rest")
         status: IssueStatus = await resumed.query(IssueWorkflow.status)
 
     recorded = breaches(fakes, issue_id)
