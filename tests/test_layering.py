@@ -1,12 +1,13 @@
 """Dependencies point one way: each layer imports only the layers below it.
 
-    worker, cli          composition roots: wire everything, imported by nothing
-    api, workflows       the two front doors (HTTP, Temporal); the API reaches a workflow
-                         by id and name (domain.ids), never through the worker or activities
-    activities           side effects for the workflows; signal issues by name, not class
-    db, integrations     adapters
-    config               settings
-    domain               pure rules and vocabularies: imports nothing of ours
+    worker, cli, devstack, itr_cli    composition roots: wire everything, imported by none
+    api, workflows                    the two front doors (HTTP, Temporal); the API reaches
+                                      a workflow by id and name (domain.ids)
+    activities                        side effects for the workflows; they signal an issue
+                                      by name, never through the workflow class
+    db, integrations                  adapters
+    config                            settings
+    domain                            pure rules and vocabularies: imports nothing of ours
 
 Read from the source with `ast`, so an import inside a function or under TYPE_CHECKING
 counts as much as one at the top of a module.
@@ -27,7 +28,7 @@ from domain.ids import (
 from workflows.issue import IssueWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
-ROOTS = ("worker", "cli", "itr_cli")
+ROOTS = ("worker", "cli", "itr_cli", "devstack")
 """The composition roots: they wire everything together, nothing imports them."""
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
