@@ -25,9 +25,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
@@ -42,33 +40,11 @@ from integrations.notify.fanout import FanoutNotifier
 from integrations.notify.log import LogNotifier
 from integrations.notify.port import Notifier
 from integrations.notify.webhook import WebhookNotifier
+from temporal_client import connect_temporal
 from workflows.issue import IssueWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
 
 log = structlog.get_logger("itr.worker")
-
-
-def tls_config(settings: Settings) -> TLSConfig | bool:
-    """mTLS for Temporal Cloud or a secured cluster when a client certificate is configured."""
-    if settings.temporal_tls_cert is None or settings.temporal_tls_key is None:
-        return False
-    return TLSConfig(
-        client_cert=settings.temporal_tls_cert.read_bytes(),
-        client_private_key=settings.temporal_tls_key.read_bytes(),
-        server_root_ca_cert=(
-            settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
-        ),
-    )
-
-
-async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        tls=tls_config(settings),
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-    )
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -6,6 +6,7 @@ from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
 from db.repositories import sla as sla_repo
 from db.session import Database
+from domain.ids import workflow_id_for
 from domain.models import (
     Entitlement,
     EntitlementQuery,
@@ -17,11 +18,6 @@ from domain.models import (
     SlaPolicyAnswer,
     SlaPolicyQuery,
 )
-
-
-def workflow_id_for(issue_id: str) -> str:
-    """One workflow per issue, so starting twice with the same id is refused by Temporal."""
-    return f"issue-{issue_id}"
 
 
 class ReadModelActivities:

@@ -7,26 +7,19 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.read_model import workflow_id_for
 from activities.tracker import tracker_call
 from db.repositories import defects as defect_repo
 from db.repositories.defects import WaitingIssue
 from db.session import Database
-from domain.enums import DefectOutcome
+from domain.ids import DEFECT_CHANGED_SIGNAL, DEFECT_COMMENTED_SIGNAL, workflow_id_for
 from domain.lifecycle import defect_outcome_applies
 from domain.models import DefectChange, DefectComment, TrackerPollInput, TrackerPollResult
-from integrations.tracker import DefectMeaning, DefectSnapshot, DefectTracker
-from workflows.issue import IssueWorkflow
+from integrations.tracker import DEFECT_OUTCOMES as OUTCOMES
+from integrations.tracker import DefectSnapshot, DefectTracker
 
 # Jira's clock and ours differ a little; overlapping polls are harmless (stale changes are
 # filtered here and ignored by the workflow), a gap would lose a change for good.
 CLOCK_SKEW = timedelta(minutes=1)
-# What each tracker meaning asks of the linked issues (shared with the webhook route).
-OUTCOMES = {
-    DefectMeaning.FIXED: DefectOutcome.FIXED,
-    DefectMeaning.WONT_FIX: DefectOutcome.WONT_FIX,
-    DefectMeaning.REOPENED: DefectOutcome.REOPENED,
-}
 
 
 def change_for_snapshot(snapshot: DefectSnapshot) -> DefectChange | None:
@@ -87,11 +80,9 @@ class TrackerPollActivities:
                 continue
             # The workflow knows the defect by the key it was linked with, moved or not.
             change = change.model_copy(update={"defect_key": issue.defect_key})
-            handle = self._client.get_workflow_handle_for(
-                IssueWorkflow.run, workflow_id_for(issue.issue_id)
-            )
+            handle = self._client.get_workflow_handle(workflow_id_for(issue.issue_id))
             try:
-                await handle.signal(IssueWorkflow.defect_changed, change)
+                await handle.signal(DEFECT_CHANGED_SIGNAL, change)
             except RPCError as exc:
                 if exc.status != RPCStatusCode.NOT_FOUND:
                     raise
@@ -131,11 +122,9 @@ class TrackerPollActivities:
                         author_name=found.author_name or "R&D",
                         body=found.body[:20_000],
                     )
-                    handle = self._client.get_workflow_handle_for(
-                        IssueWorkflow.run, workflow_id_for(issue.issue_id)
-                    )
+                    handle = self._client.get_workflow_handle(workflow_id_for(issue.issue_id))
                     try:
-                        await handle.signal(IssueWorkflow.defect_commented, comment)
+                        await handle.signal(DEFECT_COMMENTED_SIGNAL, comment)
                     except RPCError as exc:
                         if exc.status != RPCStatusCode.NOT_FOUND:
                             raise

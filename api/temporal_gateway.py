@@ -25,11 +25,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.read_model import workflow_id_for
 from api.errors import Problem, conflict, unavailable
 from config.settings import Settings
+from domain.ids import workflow_id_for
 from domain.models import CommandResult, IssueWorkflowInput
-from worker import connect_temporal
+from temporal_client import connect_temporal
 from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=10)

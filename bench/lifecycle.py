@@ -25,6 +25,8 @@ depend on the machine and its neighbours; the full/bare ratios are the figures t
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import os
 import platform
 import signal
@@ -48,13 +50,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.read_model import workflow_id_for
 from bench.bare import BareLifecycleWorkflow, BarePlan, PlannedActivity, noop
-from cli import DevServer, configure_logging, exit_hard, seed_database
 from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.session import Database
-from worker import build_worker, connect_temporal
+from devstack.demo import seed_database
+from devstack.temporal import DevServer
+from domain.ids import workflow_id_for
+from itr_cli.logs import configure_logging, exit_hard
+from temporal_client import connect_temporal
+from worker import build_worker
 
 T = TypeVar("T")
 
@@ -137,14 +142,19 @@ def api_environment(settings: Settings) -> dict[str, str]:
     return {**os.environ, **values, "PYTHONPATH": path}
 
 
+def die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """Linux: have the kernel SIGTERM the child if the benchmark is killed outright."""
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start_api(settings: Settings, log_file: Path) -> "subprocess.Popen[bytes]":
     """`itr api` as a child process, output to `log_file`.
 
     Started before any Temporal client exists, so no Rust runtime threads are around and
     the server can be tied to our lifetime with PR_SET_PDEATHSIG like the dev server.
     """
-    from cli import _die_with_parent
-
     with log_file.open("wb") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "cli", "api"],
@@ -154,7 +164,7 @@ def start_api(settings: Settings, log_file: Path) -> "subprocess.Popen[bytes]":
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
 
 
@@ -238,9 +248,8 @@ async def running_stack(directory: Path) -> AsyncIterator[Stack]:
     api: subprocess.Popen[bytes] | None = None
     db: Database | None = None
     try:
-        server.start()
-        api = start_api(settings, api_log)
-        await server.wait_ready()
+        api = start_api(settings, api_log)  # before the SDK's threads exist (preexec_fn)
+        await server.start()
         await upgrade_to_head(settings.database_url)
         await seed_database(settings.database_url)
         client = await connect_temporal(settings)
@@ -270,7 +279,7 @@ async def running_stack(directory: Path) -> AsyncIterator[Stack]:
         stop_process(api)
         if db is not None:
             await db.dispose()
-        server.stop()
+        await server.stop()
 
 
 # --- one lifecycle of each kind -----------------------------------------------------------
@@ -712,5 +721,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Past the Temporal SDK's finalization abort (see cli.exit_hard), with our exit code.
+    # Past the Temporal SDK's finalization abort (see itr_cli.logs.exit_hard), with our exit code.
     exit_hard(main())

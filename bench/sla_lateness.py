@@ -64,12 +64,12 @@ from bench.lifecycle import (
     run_benchmark,
     running_stack,
 )
-from cli import exit_hard
 from db.models import EventRow
 from db.session import Database
 from domain.enums import EventKind, Severity, SlaClockKind
 from integrations.notify.port import OutboundMessage
 from integrations.notify.webhook import SIGNATURE_HEADER, verify
+from itr_cli.logs import exit_hard
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 ORGANISATION = {"id": "bench-no-contract", "name": "Benchmark customer without a contract"}
@@ -641,5 +641,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Past the Temporal SDK's finalization abort (see cli.exit_hard), with our exit code.
+    # Past the Temporal SDK's finalization abort (see itr_cli.logs.exit_hard), with our exit code.
     exit_hard(main())

@@ -1,7 +1,9 @@
 """Database fixtures: every read-model test runs on SQLite and on PostgreSQL.
 
 One migrated database per backend for the whole session (migrating is the slow part);
-each test gets it emptied. PostgreSQL tests are skipped only when the server is unreachable.
+each test gets it emptied. When PostgreSQL is unreachable, CI (the `CI` variable set) fails
+those tests: a green CI run has tested PostgreSQL. A developer's machine skips them, and the
+end of the run says so in a line of its own.
 """
 
 import os
@@ -16,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from db.migrate import upgrade_to_head
 from db.models import Base, TeamRow
 from db.session import Database
+from tests.support.postgres import when_postgres_is_unreachable
 
 POSTGRES_URL_ENV = "ITR_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -25,15 +28,30 @@ def _asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+_postgres_unreachable: list[str] = []
+"""Why PostgreSQL tests were skipped in this run (one entry at most: a session fixture)."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The skip is easy to miss among `-ra`'s lines (or without `-ra`): say it on its own."""
+    for reason in _postgres_unreachable:
+        terminalreporter.write_sep("!", "PostgreSQL tests SKIPPED", yellow=True, bold=True)
+        terminalreporter.write_line(reason, yellow=True)
+
+
 async def _admin_connection(admin_url: URL) -> asyncpg.Connection:
-    """A connection to the maintenance database; skips the test only if the server is down."""
+    """A connection to the maintenance database; if the server is down, fail in CI, else skip."""
     try:
         return await asyncpg.connect(_asyncpg_dsn(admin_url), timeout=5)
     except (OSError, TimeoutError) as exc:
-        pytest.skip(
+        reason = (
             f"PostgreSQL unreachable at {admin_url.render_as_string(hide_password=True)} "
             f"({exc!r}); set {POSTGRES_URL_ENV} to test against another server"
         )
+        if when_postgres_is_unreachable(os.environ) == "fail":
+            pytest.fail(f"{reason}. CI must test PostgreSQL (CI={os.environ['CI']!r}).")
+        _postgres_unreachable.append(reason)
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

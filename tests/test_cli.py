@@ -11,6 +11,9 @@ from typer.testing import CliRunner
 
 import cli
 from config.settings import Settings
+from devstack.demo import format_table
+from devstack.temporal import port_in_use
+from itr_cli.checks import CHECKS
 from tests.support.devserver import free_port
 from workflows.search_attributes import dev_server_flags
 
@@ -83,6 +86,20 @@ def test_check_reports_settings_the_model_accepts_but_a_process_would_trip_over(
     assert f"ITR_TEMPORAL_TLS_CERT: no such file {tmp_path / 'missing.pem'}" in result.output
 
 
+def test_check_exits_1_when_only_the_settings_are_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def reachable(settings: Settings) -> list[str]:
+        return []
+
+    for name in list(CHECKS):
+        monkeypatch.setitem(CHECKS, name, reachable)
+    result = runner.invoke(cli.app, ["check"], env={"ITR_LOG_LEVEL": "chatty"})
+    assert "settings  FAIL" in result.output
+    assert "database  ok" in result.output and "temporal  ok" in result.output
+    assert result.exit_code == 1
+
+
 def test_check_does_not_create_a_missing_sqlite_database(tmp_path: Path) -> None:
     env = {
         "ITR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new' / 'itr.db'}",
@@ -101,20 +118,6 @@ def test_dev_refuses_a_remote_temporal_address() -> None:
     assert "must be 127.0.0.1:<port>" in result.output
 
 
-def test_dev_server_command_runs_the_web_ui_and_registers_our_search_attributes() -> None:
-    server = cli.DevServer(
-        db_file=Path("d/temporal.db"), port=7233, ui_port=8233, log_file=Path("d/t.log")
-    )
-    command = server.command()
-    assert command[1:3] == ["server", "start-dev"]
-    assert "--headless" not in command
-    assert command[command.index("--ui-port") + 1] == "8233"
-    assert command[command.index("--db-filename") + 1] == str(Path("d/temporal.db"))
-    assert command[-len(dev_server_flags()) :] == dev_server_flags()
-    headless = cli.DevServer(db_file=Path("t.db"), port=7233, log_file=Path("t.log")).command()
-    assert "--headless" in headless and "--ui-port" not in headless
-
-
 def test_port_in_use_sees_a_listener() -> None:
     import socket
 
@@ -122,12 +125,12 @@ def test_port_in_use_sees_a_listener() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        assert cli.port_in_use("127.0.0.1", port)
-    assert not cli.port_in_use("127.0.0.1", free_port())
+        assert port_in_use("127.0.0.1", port)
+    assert not port_in_use("127.0.0.1", free_port())
 
 
 def test_demo_tokens_are_printed_as_an_aligned_table() -> None:
-    table = cli.format_table(("ROLE", "TOKEN"), [("admin", "demo-admin"), ("engineer", "t-2")])
+    table = format_table(("ROLE", "TOKEN"), [("admin", "demo-admin"), ("engineer", "t-2")])
     assert table.splitlines() == [
         "ROLE      TOKEN",
         "--------  ----------",

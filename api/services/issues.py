@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.read_model import workflow_id_for
 from api.auth import STAFF, Principal
 from api.errors import conflict, invalid, not_found
 from api.schemas import (
@@ -27,6 +26,7 @@ from db.repositories import idempotency as idempotency_repo
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
 from domain.enums import IssueState, Role, Visibility
+from domain.ids import workflow_id_for
 from domain.lifecycle import IssueCase
 from domain.models import CommandResult, IssueIntake, IssueWorkflowInput, OwnerChoice
 

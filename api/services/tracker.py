@@ -7,7 +7,6 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.tracker_poll import OUTCOMES
 from api.errors import Problem, not_found, unavailable
 from api.schemas import TrackerWebhookResult
 from api.temporal_gateway import TemporalGateway
@@ -15,6 +14,7 @@ from config.settings import Settings
 from db.repositories import defects as defect_repo
 from domain.models import DefectChange, DefectComment
 from integrations.jira import JiraConfig, WebhookRejectedError, load_jira_config, read_webhook
+from integrations.tracker import DEFECT_OUTCOMES as OUTCOMES
 from integrations.tracker import TrackerEvent, TrackerEventKind
 from workflows.issue import IssueWorkflow
 

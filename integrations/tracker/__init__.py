@@ -8,6 +8,7 @@ from integrations.tracker.errors import (
 )
 from integrations.tracker.markers import find_marker, strip_marker, with_marker
 from integrations.tracker.port import (
+    DEFECT_OUTCOMES,
     DefectDraft,
     DefectMeaning,
     DefectRef,
@@ -21,6 +22,7 @@ from integrations.tracker.port import (
 )
 
 __all__ = [
+    "DEFECT_OUTCOMES",
     "DefectDraft",
     "DefectMeaning",
     "DefectNotFoundError",

@@ -9,7 +9,7 @@ from typing import Annotated, Protocol, runtime_checkable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.enums import Severity
+from domain.enums import DefectOutcome, Severity
 
 DEDUPE_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 _UNSAFE_KEY_CHARS = re.compile(r"[^a-z0-9_.-]+")
@@ -50,6 +50,15 @@ class DefectMeaning(StrEnum):
     FIXED = "fixed"
     WONT_FIX = "wont_fix"
     REOPENED = "reopened"
+
+
+DEFECT_OUTCOMES: dict[DefectMeaning, DefectOutcome] = {
+    DefectMeaning.FIXED: DefectOutcome.FIXED,
+    DefectMeaning.WONT_FIX: DefectOutcome.WONT_FIX,
+    DefectMeaning.REOPENED: DefectOutcome.REOPENED,
+}
+"""What each tracker meaning asks of the linked issues; a meaning not here (open, in progress)
+asks nothing. The webhook route and the polling activity both read changes through it."""
 
 
 class DefectDraft(TrackerModel):

@@ -13,8 +13,8 @@ import uvicorn
 
 from api.main import create_app
 from api.server import bounded_h11, uvicorn_options
-from cli import EmbeddedApiServer
 from config.settings import Settings
+from devstack.run import EmbeddedApiServer
 from tests.support.devserver import free_port
 
 pytestmark = pytest.mark.timeout(60)

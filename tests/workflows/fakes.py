@@ -39,7 +39,9 @@ ENGINEERS = {
 
 
 class FakeIssueActivities:
-    """Keeps what the workflow recorded, keyed like the real read model (so retries dedupe)."""
+    """Keeps what the workflow recorded, keyed like the real read model (so retries dedupe),
+    and every write besides (`writes`), so a test can tell a retry that wrote nothing twice
+    from one the dedupe merely hid."""
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class FakeIssueActivities:
         self.policies: dict[Severity, ResolvedPolicy] = dict(policies or {})
         self.statuses: dict[str, RecordBatch] = {}
         self.events: dict[tuple[str, int], TimelineEvent] = {}
+        self.writes: list[TimelineEvent] = []
         self.record_calls = 0
         self.notifications: dict[str, Notification] = {}
         self.notify_calls: Counter[str] = Counter()
@@ -65,6 +68,7 @@ class FakeIssueActivities:
             self._fail_record_times -= 1
             raise RuntimeError("database is down")
         for event in batch.events:
+            self.writes.append(event)
             self.events.setdefault((event.issue_id, event.seq), event)
         latest = self.statuses.get(batch.status.issue_id)
         if latest is None or latest.status.revision <= batch.status.revision:
@@ -121,6 +125,11 @@ class FakeIssueActivities:
             if iid == issue_id and e.kind.value == kind
         ]
 
+    def written_more_than_once(self, issue_id: str) -> dict[int, int]:
+        """Timeline seqs of the issue that reached the read model more than once, with counts."""
+        counts = Counter(e.seq for e in self.writes if e.issue_id == issue_id)
+        return {seq: count for seq, count in counts.items() if count > 1}
+
     def notification_kinds(self, issue_id: str) -> list[str]:
         return [n.kind for n in self.notifications.values() if n.issue_id == issue_id]
 
@@ -140,6 +149,7 @@ class FakeDefectTracker:
         self.create_calls = 0
         self.links: list[tuple[str, str]] = []
         self.comments: dict[str, tuple[str, str]] = {}
+        self.comment_posts: list[tuple[str, str, str]] = []  # (marker, key, body), every call
         self.keys: set[str] = set(existing)
         self._lose = lose_create_responses
         self._permanent = permanent_error
@@ -178,7 +188,9 @@ class FakeDefectTracker:
         self.links.append((key, issue_id))
 
     def add_comment(self, key: str, body: str, marker: str) -> str:
-        """Once per marker, like the Jira adapter (a retried post finds the first one)."""
+        """Once per marker, like the Jira adapter (a retried post finds the first one); every
+        call is kept in `comment_posts`, so "told once" can be asserted on the calls."""
+        self.comment_posts.append((marker, key, body))
         self.comments.setdefault(marker, (key, body))
         return marker
 

@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
@@ -167,9 +168,8 @@ async def test_each_warning_and_the_breach_fire_once_in_order_and_never_early(
     for event in events(fakes, handle, "sla_warning") + events(fakes, handle, "sla_breached"):
         due = datetime.fromisoformat(str(event.data["due_at"]))
         assert event.at >= due, "a threshold fired before its instant"
-        assert due - created == timedelta(hours=1) * int(str(event.data["percent"])) / 100 or (
-            event.data["clock"] != "first_response"
-        )
+        if event.data["clock"] == "first_response":  # 1 h around the clock: percent of it
+            assert due - created == timedelta(hours=1) * int(str(event.data["percent"])) / 100
     kinds = fakes.notification_kinds(handle.id.removeprefix("issue-"))
     assert kinds.count("sla_breached") == 1 and kinds.count("sla_warning") >= 3
 
@@ -273,6 +273,26 @@ async def test_a_tier_budget_breach_escalates_to_the_next_tier(
     assert breach[0].seq < escalations[0].seq
 
 
+def berlin_office_deadline(
+    start: datetime, work: timedelta, holidays: frozenset[date] = frozenset()
+) -> datetime:
+    """Where `work` of Berlin office time (Monday to Friday, 09:00-17:00 local) after `start`
+    ends: the expected deadline, worked out here day by day rather than asked of
+    domain.calendar, whose answer the workflow under test uses."""
+    berlin = ZoneInfo("Europe/Berlin")
+    left, day = work, start.astimezone(berlin).date()
+    while True:
+        if day.weekday() < 5 and day not in holidays:
+            opens = datetime.combine(day, time(9), berlin).astimezone(UTC)
+            closes = datetime.combine(day, time(17), berlin).astimezone(UTC)
+            begin = max(opens, start.astimezone(UTC))
+            if begin < closes:
+                if left <= closes - begin:
+                    return begin + left
+                left -= closes - begin
+        day += timedelta(days=1)
+
+
 async def test_a_weekend_and_a_holiday_inside_the_window_move_the_deadline(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -294,7 +314,9 @@ async def test_a_weekend_and_a_holiday_inside_the_window_move_the_deadline(
         assert status.sla is not None
         first = status.sla.clock(SlaClockKind.FIRST_RESPONSE)
         assert first is not None
-        expected = office.add_business_time(status.created_at, timedelta(hours=20))
+        expected = berlin_office_deadline(
+            status.created_at, timedelta(hours=20), holidays=frozenset({tomorrow})
+        )
         assert first.deadline(office) == expected
         # 20 business hours = 2.5 working days: with a holiday and possibly a weekend the
         # wall-clock span is longer than 3 days.
@@ -305,7 +327,7 @@ async def test_a_weekend_and_a_holiday_inside_the_window_move_the_deadline(
         e for e in events(fakes, handle, "sla_breached") if e.data["clock"] == "first_response"
     ]
     assert len(breaches) == 1 and breaches[0].at >= expected
-    assert breaches[0].data["due_at"] == expected.isoformat()
+    assert datetime.fromisoformat(str(breaches[0].data["due_at"])) == expected
 
 
 async def test_a_dst_change_inside_the_window_is_counted_in_business_time(
@@ -324,7 +346,7 @@ async def test_a_dst_change_inside_the_window_is_counted_in_business_time(
         handle = await start(time_skipping_env, task_queue)
         status = await wait_for(handle, IssueState.ASSIGNED)
         await handle.execute_update(IssueWorkflow.acknowledge, AcknowledgeCommand(actor=ENGINEER))
-        expected = office.add_business_time(status.created_at, hours)
+        expected = berlin_office_deadline(status.created_at, hours)
         assert expected > spring
         local = expected.astimezone(office.zone)
         assert time(9) <= local.time() <= time(17)
@@ -332,7 +354,8 @@ async def test_a_dst_change_inside_the_window_is_counted_in_business_time(
         await time_skipping_env.sleep(expected - status.created_at + timedelta(hours=1))
         await end(time_skipping_env, handle)
     breaches = [e for e in events(fakes, handle, "sla_breached") if e.data["clock"] == "resolution"]
-    assert len(breaches) == 1 and breaches[0].data["due_at"] == expected.isoformat()
+    assert len(breaches) == 1
+    assert datetime.fromisoformat(str(breaches[0].data["due_at"])) == expected
 
 
 async def test_a_severity_change_mid_flight_takes_the_new_targets_and_keeps_the_history(
@@ -409,13 +432,20 @@ async def test_pending_sla_timers_survive_a_worker_restart(
         # Quiet before the stop: only timers pending (an activity cut off by the shutdown
         # would hold the test server's clock until its timeout).
         for _ in range(200):
-            if "issue_assigned" in fakes.notification_kinds(handle.id.removeprefix("issue-")):
+            described = await handle.describe()
+            if (
+                "issue_assigned" in fakes.notification_kinds(handle.id.removeprefix("issue-"))
+                and not described.raw_description.pending_activities
+                and not described.raw_description.HasField("pending_workflow_task")
+            ):
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the issue never came to rest with only its timers pending")
     # No worker: the timers wait in the server. A new worker (new process state) resumes.
     fresh = FakeIssueActivities(policies={Severity.MAJOR: policy()})
     fresh.events = fakes.events
+    fresh.writes = fakes.writes
     fresh.notifications = fakes.notifications
     fresh.notify_calls = fakes.notify_calls
     async with worker(time_skipping_env, task_queue, fresh):

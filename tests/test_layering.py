@@ -1,0 +1,82 @@
+"""Dependencies point one way: each layer imports only the layers below it.
+
+    worker, cli, devstack, itr_cli    composition roots: wire everything, imported by none
+    api, workflows                    the two front doors (HTTP, Temporal); the API reaches
+                                      a workflow by id and name (domain.ids)
+    activities                        side effects for the workflows; they signal an issue
+                                      by name, never through the workflow class
+    db, integrations                  adapters
+    config                            settings
+    domain                            pure rules and vocabularies: imports nothing of ours
+
+Read from the source with `ast`, so an import inside a function or under TYPE_CHECKING
+counts as much as one at the top of a module.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+
+from domain.ids import (
+    DEFECT_CHANGED_SIGNAL,
+    DEFECT_COMMENTED_SIGNAL,
+    ISSUE_WORKFLOW_TYPE,
+    workflow_id_for,
+)
+from workflows.issue import IssueWorkflow
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOTS = ("worker", "cli", "itr_cli", "devstack")
+"""The composition roots: they wire everything together, nothing imports them."""
+
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "api": ("activities", "worker", *ROOTS),
+    "activities": ("workflows", "api", *ROOTS),
+    "domain": ("api", "activities", "workflows", "db", "integrations", "config", *ROOTS),
+    "db": ("api", "activities", "workflows", *ROOTS),
+    "integrations": ("api", "activities", "workflows", "db", *ROOTS),
+    "config": ("api", "activities", "workflows", "db", "integrations", *ROOTS),
+}
+"""Per package: the top-level packages and modules its code must not import."""
+
+
+def imported_modules(source: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import statement in `source`, wherever it stands."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{source.relative_to(ROOT)}:{line} imports {module}"
+        for source in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in source.parts
+        for line, module in imported_modules(source)
+        if module.split(".")[0] in forbidden
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_each_package_imports_only_the_layers_below_it(package: str) -> None:
+    assert violations(package, FORBIDDEN[package]) == []
+
+
+def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+    source = tmp_path / "late.py"
+    source.write_text("def late():\n    from worker import run_worker\n    import activities.x\n")
+    assert imported_modules(source) == [(2, "worker"), (3, "activities.x")]
+
+
+def test_the_shared_names_are_the_ones_the_issue_workflow_declares() -> None:
+    """The API and the activities signal by these strings; a renamed handler fails here."""
+    definition = workflow._Definition.must_from_class(IssueWorkflow)
+    assert definition.name == ISSUE_WORKFLOW_TYPE
+    assert {DEFECT_CHANGED_SIGNAL, DEFECT_COMMENTED_SIGNAL} <= set(definition.signals)
+    assert workflow_id_for("ITR-7") == "issue-ITR-7"
