@@ -18,6 +18,7 @@ the server closes its SQLite file itself.
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -43,7 +44,7 @@ log = structlog.get_logger("itr.devstack")
 READY_TIMEOUT = timedelta(seconds=30)
 STOP_GRACE = 10.0
 
-LAUNCHER = """#!{python}
+LAUNCHER = """\
 # Written by itr (devstack/temporal.py) for WorkflowEnvironment.start_local, and deleted
 # once the server is up: becomes the Temporal dev server in a session of its own, output
 # to its log file, stopped by the kernel (SIGTERM) if the process that started it dies.
@@ -63,6 +64,7 @@ with open({pid_file!r}, "w") as pid_file:
     pid_file.write(str(os.getpid()))
 os.execv({binary!r}, [{binary!r}, *sys.argv[1:]])
 """
+"""Python, run by our interpreter through a /bin/sh stub (a shebang cannot quote a path)."""
 
 
 class DevServerError(RuntimeError):
@@ -171,14 +173,16 @@ class DevServer:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="itr-temporal-") as scratch:
             launcher, pid_file = Path(scratch) / "temporal", Path(scratch) / "pid"
-            launcher.write_text(
+            script = Path(scratch) / "launch.py"
+            script.write_text(
                 LAUNCHER.format(
-                    python=sys.executable,
                     log_file=str(self.log_file.resolve()),
                     pid_file=str(pid_file),
-                    binary=str(self.binary),
+                    binary=str(self.binary.resolve()),
                 )
             )
+            python, launch = shlex.quote(sys.executable), shlex.quote(str(script))
+            launcher.write_text(f'#!/bin/sh\nexec {python} {launch} "$@"\n')
             launcher.chmod(0o700)
             try:
                 self._env = await WorkflowEnvironment.start_local(
