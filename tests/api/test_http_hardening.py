@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
+from api.deps import SessionDep
 from api.main import create_app
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
@@ -235,3 +237,30 @@ async def test_successful_authentications_are_never_limited(seeded: Database) ->
     async with client(app) as http:
         for _ in range(5):
             assert (await http.get("/issues", headers=CUSTOMER)).status_code == 200
+
+
+# --- database bounds -------------------------------------------------------------------------
+
+
+async def test_a_statement_past_the_database_statement_timeout_is_a_503_not_a_500(
+    database: Database,
+) -> None:
+    if database.dialect_name != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's (SQLite's bound is its busy timeout)")
+    settings = settings_for(database.url, database_statement_timeout=timedelta(milliseconds=100))
+    bounded = Database.from_settings(settings)
+    try:
+        state = AppState(settings=settings, db=bounded, temporal=TemporalGateway(settings))
+        app = create_app(settings, state)
+
+        async def slow_query(session: SessionDep) -> dict[str, str]:
+            await session.execute(sa.text("SELECT pg_sleep(5)"))
+            return {}
+
+        app.add_api_route("/slow-query", slow_query)
+        async with client(app) as http:
+            response = await http.get("/slow-query")
+        assert_problem(response, 503)
+        assert int(response.headers["Retry-After"]) > 0
+    finally:
+        await bounded.dispose()
