@@ -139,7 +139,10 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await send_problem(scope, send, 413, "Content Too Large", self._too_large())
+            # Connection: close, so the server drops the connection instead of reading on.
+            await send_problem(
+                scope, send, 413, "Content Too Large", self._too_large(), {"Connection": "close"}
+            )
             return
         loop = asyncio.get_running_loop()
         deadline: float | None = None
