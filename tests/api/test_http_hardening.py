@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep
 from api.main import create_app
@@ -171,6 +172,26 @@ async def test_a_request_past_the_request_timeout_is_answered_503_with_retry_aft
     assert_problem(response, 503)
     assert response.headers["Retry-After"] == "7"
     assert_secured(response)
+
+
+async def test_an_answer_that_started_in_time_may_take_longer_to_finish(
+    offline_url: str,
+) -> None:
+    app = offline_app(offline_url, request_timeout=timedelta(milliseconds=200))
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"one ", b"two ", b"three"):
+            yield part
+            await asyncio.sleep(0.15)
+
+    async def streamed() -> StreamingResponse:
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    app.add_api_route("/streamed", streamed)
+    async with client(app) as http:
+        response = await http.get("/streamed")
+    assert response.status_code == 200
+    assert response.text == "one two three"
 
 
 # --- operator endpoints ----------------------------------------------------------------------
