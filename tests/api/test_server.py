@@ -93,3 +93,20 @@ async def test_an_announced_oversized_body_is_refused_413_before_it_is_sent(
     assert head.startswith(b"HTTP/1.1 413")
     assert b"application/problem+json" in head
     assert b"1048576 bytes" in body
+
+
+async def test_a_second_request_head_on_a_kept_alive_connection_is_bounded_too(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, http=bounded_h11(0.3), timeout_keep_alive=60) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: itr.test\r\n\r\n")
+            await writer.drain()
+            first = await asyncio.wait_for(reader.readuntil(b'{"status":"ok"}'), timeout=20)
+            assert first.startswith(b"HTTP/1.1 200")
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: itr.test\r\n")  # never finished
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), timeout=20) == b""
+        finally:
+            writer.close()
