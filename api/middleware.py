@@ -7,8 +7,9 @@ security headers and no request outlives its bound.
 - `SecurityHeaders`: `nosniff`, no referrer, no framing, `Cache-Control: no-store` unless
   the route set its own, and a locked-down CSP on JSON answers (the docs page loads scripts).
 - `RequestTimeout`: a request that has not started its answer within ITR_REQUEST_TIMEOUT is
-  cancelled and answered 503 + Retry-After. A create cancelled that way is safe to retry with
-  the same Idempotency-Key (the workflow start and the row insert both converge).
+  cancelled and answered 503 + Retry-After (an answer that started may take its time). A
+  create cancelled that way is safe to retry with the same Idempotency-Key (the workflow
+  start and the row insert both converge).
 - `BodyLimit`: a body over ITR_MAX_BODY_BYTES is 413 (by its Content-Length before anything
   runs, or by counting a chunked body as it streams in); a body that trickles in slower than
   ITR_BODY_READ_TIMEOUT is 408.
@@ -104,14 +105,18 @@ class RequestTimeout:
             await self.app(scope, receive, send)
             return
         started = False
+        bound = asyncio.timeout(self.timeout)
 
         async def watched(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                if not bound.expired():  # the bound is on the answer's start, not its length
+                    bound.reschedule(None)
             await send(message)
 
         try:
-            async with asyncio.timeout(self.timeout) as bound:
+            async with bound:
                 await self.app(scope, receive, watched)
         except TimeoutError:
             if not bound.expired() or started:
@@ -139,7 +144,10 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await send_problem(scope, send, 413, "Content Too Large", self._too_large())
+            # Connection: close, so the server drops the connection instead of reading on.
+            await send_problem(
+                scope, send, 413, "Content Too Large", self._too_large(), {"Connection": "close"}
+            )
             return
         loop = asyncio.get_running_loop()
         deadline: float | None = None

@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
+from api.deps import SessionDep
 from api.main import create_app
 from api.state import AppState
 from api.temporal_gateway import TemporalGateway
@@ -171,6 +174,26 @@ async def test_a_request_past_the_request_timeout_is_answered_503_with_retry_aft
     assert_secured(response)
 
 
+async def test_an_answer_that_started_in_time_may_take_longer_to_finish(
+    offline_url: str,
+) -> None:
+    app = offline_app(offline_url, request_timeout=timedelta(milliseconds=200))
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"one ", b"two ", b"three"):
+            yield part
+            await asyncio.sleep(0.15)
+
+    async def streamed() -> StreamingResponse:
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    app.add_api_route("/streamed", streamed)
+    async with client(app) as http:
+        response = await http.get("/streamed")
+    assert response.status_code == 200
+    assert response.text == "one two three"
+
+
 # --- operator endpoints ----------------------------------------------------------------------
 
 
@@ -235,3 +258,30 @@ async def test_successful_authentications_are_never_limited(seeded: Database) ->
     async with client(app) as http:
         for _ in range(5):
             assert (await http.get("/issues", headers=CUSTOMER)).status_code == 200
+
+
+# --- database bounds -------------------------------------------------------------------------
+
+
+async def test_a_statement_past_the_database_statement_timeout_is_a_503_not_a_500(
+    database: Database,
+) -> None:
+    if database.dialect_name != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's (SQLite's bound is its busy timeout)")
+    settings = settings_for(database.url, database_statement_timeout=timedelta(milliseconds=100))
+    bounded = Database.from_settings(settings)
+    try:
+        state = AppState(settings=settings, db=bounded, temporal=TemporalGateway(settings))
+        app = create_app(settings, state)
+
+        async def slow_query(session: SessionDep) -> dict[str, str]:
+            await session.execute(sa.text("SELECT pg_sleep(5)"))
+            return {}
+
+        app.add_api_route("/slow-query", slow_query)
+        async with client(app) as http:
+            response = await http.get("/slow-query")
+        assert_problem(response, 503)
+        assert int(response.headers["Retry-After"]) > 0
+    finally:
+        await bounded.dispose()

@@ -73,3 +73,40 @@ async def test_a_complete_request_head_is_served_on_the_bounded_protocol(tmp_pat
         finally:
             writer.close()
     assert answer.startswith(b"HTTP/1.1 200")
+
+
+async def test_an_announced_oversized_body_is_refused_413_before_it_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(
+                b"POST /issues HTTP/1.1\r\nHost: itr.test\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 50000000\r\n\r\n{"
+            )
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), timeout=20)  # closed after the 413
+        finally:
+            writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert b"application/problem+json" in head
+    assert b"1048576 bytes" in body
+
+
+async def test_a_second_request_head_on_a_kept_alive_connection_is_bounded_too(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, http=bounded_h11(0.3), timeout_keep_alive=60) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: itr.test\r\n\r\n")
+            await writer.drain()
+            first = await asyncio.wait_for(reader.readuntil(b'{"status":"ok"}'), timeout=20)
+            assert first.startswith(b"HTTP/1.1 200")
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: itr.test\r\n")  # never finished
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), timeout=20) == b""
+        finally:
+            writer.close()

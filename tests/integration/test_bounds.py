@@ -46,9 +46,9 @@ WRITTEN_TABLES = ("idempotency_keys", "issues", "issue_events", "comments", "ale
 
 @pytest.fixture
 async def stack(database: Database, temporal_client: Client) -> AsyncIterator[Stack]:
-    """A stack whose commands wait 1 s for their workflow (the bound under test)."""
+    """A stack whose commands wait 3 s for their workflow (the bound under test)."""
     async with running_stack(
-        database, temporal_client, command_timeout=timedelta(seconds=1)
+        database, temporal_client, command_timeout=timedelta(seconds=3)
     ) as running:
         yield running
 
