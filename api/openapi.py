@@ -56,12 +56,32 @@ ERROR_DESCRIPTIONS = {
     401: "missing, malformed or unknown credentials",
     403: "the caller's role may not do this",
     404: "no such resource (or not visible to the caller)",
+    408: "the request body did not arrive in time",
     409: "the resource's state does not allow this; `detail` says why",
     413: "the request body is too large",
     422: "invalid input; `errors` names each field by its path",
     429: "too many failed authentication attempts; retry after `Retry-After` seconds",
     503: "a dependency (database, Temporal) is unreachable or did not answer in time; "
     "retry after `Retry-After` seconds (commands with the same Idempotency-Key apply once)",
+}
+COMMAND_ACCEPTED_SCHEMA: dict[str, Any] = {
+    "title": "CommandAccepted",
+    "type": "object",
+    "required": ["status", "issue_id", "detail"],
+    "properties": {
+        "status": {"type": "string", "enum": ["accepted"]},
+        "issue_id": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+COMMAND_ACCEPTED: dict[str, Any] = {
+    "description": "the issue took the command but did not finish it within ITR_COMMAND_TIMEOUT; "
+    "see `Location`, or retry with the same Idempotency-Key for the result",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandAccepted"}}},
+    "headers": {
+        "Location": {"description": "the issue", "schema": {"type": "string"}},
+        "Retry-After": {"description": "seconds", "schema": {"type": "integer"}},
+    },
 }
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
@@ -102,6 +122,15 @@ def describe_errors(document: dict[str, Any]) -> None:
             replayed = idempotent_replay(operation)
             if replayed is not None:
                 responses.setdefault("200", replayed)
+            if _answers_with(operation, "CommandResponse"):
+                responses["202"] = COMMAND_ACCEPTED
+        schemas["CommandAccepted"] = COMMAND_ACCEPTED_SCHEMA
+
+
+def _answers_with(operation: dict[str, Any], schema_name: str) -> bool:
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+    return bool(ref == f"#/components/schemas/{schema_name}")
 
 
 def idempotent_replay(operation: dict[str, Any]) -> dict[str, Any] | None:
@@ -136,7 +165,7 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[in
     if method in STATE_CHANGING:
         statuses |= {409, 413}
     if "requestBody" in operation:
-        statuses.add(400)
+        statuses |= {400, 408}
     return sorted(statuses)
 
 

@@ -40,6 +40,9 @@ def test_commands_document_conflict_not_found_and_unavailable_with_retry_after()
     responses = document()["paths"]["/issues/{issue_id}/acknowledge"]["post"]["responses"]
     assert {"404", "409", "422", "503", "401", "403"} <= set(responses)
     assert "Retry-After" in responses["503"]["headers"]
+    assert responses["202"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CommandAccepted"
+    )
 
 
 def test_authenticated_operations_declare_the_bearer_scheme() -> None:
