@@ -118,13 +118,16 @@ async def test_a_control_character_in_a_path_or_query_parameter_is_a_422(api: Ap
 
 
 async def test_a_control_character_in_an_sla_document_is_a_422_at_its_path(api: Api) -> None:
-    calendar = (await api.http.get("/sla/calendars", headers=ADMIN)).json()[0]["calendar"]
+    """The policy names its calendar, which is looked up: on PostgreSQL a NUL there was a 500."""
+    policy = (await api.http.get("/sla/policies", headers=ADMIN)).json()[0]["policy"]
+    level, severity = policy["contract_level"], policy["severity"]
     response = await api.http.put(
-        f"/sla/calendars/{calendar['name']}",
-        json={**calendar, "timezone": "Europe/Berlin\x00"},
+        f"/sla/policies/{level}/{severity}",
+        json={**policy, "calendar": policy["calendar"] + "\x00"},
         headers=ADMIN,
     )
-    assert_unprocessable_at(response, "body.timezone")
+    problem = assert_unprocessable_at(response, "body.calendar")
+    assert "control characters" in problem["detail"]
 
 
 async def test_a_create_whose_row_the_database_refuses_starts_no_workflow(api: Api) -> None:
