@@ -7,17 +7,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Request as HttpRequest
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictBool,
     StrictInt,
     StringConstraints,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from api.errors import Problem
 from domain.enums import (
@@ -83,7 +85,29 @@ def _json_string(value: object) -> object:
     return value
 
 
-Printable = AfterValidator(_printable)
+PRINTABLE_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+"""The rule as the OpenAPI document states it (ECMA 262 regex), so clients and contract
+tests know it; `_printable` enforces it with a message naming the character."""
+
+
+class _Printable:
+    """Validator and documentation of the one rule for request text: no control characters
+    but tab, newline and return."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_printable, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", PRINTABLE_PATTERN)
+        return json_schema
+
+
+Printable = _Printable()
 """The one rule for request text: no control characters but tab, newline and return."""
 
 Title = Annotated[
