@@ -273,6 +273,24 @@ async def test_a_command_retried_with_another_body_under_the_same_key_is_a_422(
     assert elsewhere.status_code == 200, elsewhere.text
 
 
+async def test_concurrent_commands_with_one_key_and_two_bodies_apply_one_and_refuse_the_other(
+    api: Api,
+) -> None:
+    issue_id = await created_issue(api)
+    headers = {**CUSTOMER, "Idempotency-Key": unique("comment-race")}
+    bodies = [f"Variant {'AB'[i % 2]}: the router rebooted" for i in range(10)]
+    responses = await asyncio.gather(
+        *(
+            api.http.post(f"/issues/{issue_id}/comments", json={"body": b}, headers=headers)
+            for b in bodies
+        )
+    )
+    applied = {b for b, r in zip(bodies, responses, strict=True) if r.status_code == 200}
+    assert len(applied) == 1, [r.text for r in responses]
+    assert [r.status_code for r in responses].count(422) == 5
+    assert [command.body for _, _, command in api.temporal.updates] == list(applied)
+
+
 async def test_a_bulk_reapply_retried_with_other_issues_under_the_same_key_is_a_422(
     api: Api,
 ) -> None:
