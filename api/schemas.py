@@ -1,10 +1,27 @@
 """The API's request and response models (one family per resource), separate from the domain."""
 
+import unicodedata
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from fastapi import Request as HttpRequest
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
+from api.errors import Problem
 from domain.enums import (
     Category,
     Channel,
@@ -22,14 +39,132 @@ from domain.enums import (
 )
 from domain.sla import BreachAction, ClockView
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
-Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+# --- what every piece of text and every number must be --------------------------------------
+
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def control_character(value: str) -> str | None:
+    """The first character no stored text may hold, as U+XXXX, or None when there is none.
+
+    NUL and the other control characters (except tab, newline, carriage return) and lone
+    surrogates: PostgreSQL refuses NUL in text and cannot encode a lone surrogate, SQLite
+    would store them, and neither belongs in a title, a comment or a reason.
+    """
+    for char in value:
+        if char in _ALLOWED_CONTROLS:
+            continue
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _printable(value: str) -> str:
+    found = control_character(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters (found {character})",
+            {"character": found},
+        )
+    return value
+
+
+def _json_integer(value: object) -> object:
+    """An integer vocabulary (severity, tier) takes a JSON integer only: `true` is not 1 and
+    "2" is not 2, as lax validation would have it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a JSON integer")
+    return value
+
+
+def _json_string(value: object) -> object:
+    """A date takes an ISO 8601 string only, not a number of seconds."""
+    if not isinstance(value, str | date):
+        raise PydanticCustomError("date_type", "Input should be an ISO 8601 date string")
+    return value
+
+
+PRINTABLE_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+"""The rule as the OpenAPI document states it (ECMA 262 regex), so clients and contract
+tests know it; `_printable` enforces it with a message naming the character."""
+
+
+class _Printable:
+    """Validator and documentation of the one rule for request text: no control characters
+    but tab, newline and return."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_printable, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", PRINTABLE_PATTERN)
+        return json_schema
+
+
+Printable = _Printable()
+"""The one rule for request text: no control characters but tab, newline and return."""
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), Printable
+]
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Printable
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+"""A short reason: like the domain's ShortText, blank or whitespace-only is refused."""
 Slug = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"
     ),
 ]
+StrictSeverity = Annotated[Severity, BeforeValidator(_json_integer)]
+StrictTier = Annotated[Tier, BeforeValidator(_json_integer)]
+IsoDate = Annotated[date, BeforeValidator(_json_string)]
+
+
+def _text_values(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield ".".join(str(part) for part in path), value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _text_values(str(key), (*path, "<key>"))
+            yield from _text_values(item, (*path, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _text_values(item, (*path, index))
+
+
+def control_character_errors(value: Any, prefix: str) -> list[dict[str, str]]:
+    """Every string in a free-form document (the SLA admin's JSON) holding a control
+    character, as 422 errors at its path below `prefix`."""
+    errors = []
+    for loc, text in _text_values(value, (prefix,)):
+        found = control_character(text)
+        if found is not None:
+            message = f"must not contain control characters (found {found})"
+            errors.append({"loc": loc, "msg": message, "type": "control_character"})
+    return errors
+
+
+async def refuse_control_characters(request: HttpRequest) -> None:
+    """Router dependency: the same rule for path and query parameters, which reach the
+    database as lookups (a NUL there is a 500 on PostgreSQL)."""
+    errors = control_character_errors(dict(request.path_params), "path")
+    for name, value in request.query_params.multi_items():
+        errors.extend(control_character_errors(value, f"query.{name}"))
+    if errors:
+        detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
+        raise Problem(422, "Unprocessable Content", detail, errors=list(errors))
+
 
 DefectKey = Annotated[
     str,
@@ -38,7 +173,12 @@ DefectKey = Annotated[
 
 
 class Request(BaseModel):
-    """Request bodies refuse unknown fields, so a typo is a 422, not a silent no-op."""
+    """Request bodies refuse unknown fields, so a typo is a 422, not a silent no-op.
+
+    Every field takes its JSON type only: integers and booleans are `Strict*` (or
+    `StrictSeverity`/`StrictTier`), text is `Printable`, so nothing is coerced into meaning
+    something the client did not say.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +190,7 @@ class IssueCreate(Request):
     title: Title
     description: Body
     product_id: Slug
-    severity: Severity = Field(description="1 = production down … 4 = cosmetic")
+    severity: StrictSeverity = Field(description="1 = production down … 4 = cosmetic")
     category: Category = Category.INCIDENT
     service_mode: ServiceMode = ServiceMode.REMOTE
     channel: Channel = Channel.PORTAL
@@ -143,8 +283,14 @@ class IssueRead(BaseModel):
     tracker_attempts: int = 0
 
 
+SEQ_DESCRIPTION = (
+    "Position on the timeline: the recorded sequence number for staff; 1, 2, 3... over the "
+    "entries they can see for customers (the same entry has the same number everywhere)"
+)
+
+
 class TimelineEntry(BaseModel):
-    seq: int
+    seq: int = Field(description=SEQ_DESCRIPTION)
     at: datetime
     kind: EventKind
     actor_kind: str
@@ -173,7 +319,7 @@ class IssueDetail(IssueRead):
 
 
 class SlaHistoryEntry(BaseModel):
-    seq: int
+    seq: int = Field(description=SEQ_DESCRIPTION)
     at: datetime
     kind: EventKind
     actor_name: str
@@ -233,11 +379,11 @@ class CommentBody(Request):
 
 class AssignBody(Request):
     engineer_id: Slug
-    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+    reason: Reason | None = Field(default=None, description="Omit rather than send it blank")
 
 
 class EscalateBody(Request):
-    to_tier: Annotated[Tier, Field(description="2 = domain experts, 3 = R&D")]
+    to_tier: Annotated[StrictTier, Field(description="2 = domain experts, 3 = R&D")]
     reason: Body
     engineer_id: Slug | None = Field(default=None, description="Omit to dispatch automatically")
     defect_key: DefectKey | None = Field(
@@ -262,8 +408,8 @@ class ResolutionBody(Request):
 
 
 class ConfirmationBody(Request):
-    accept: bool
-    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
+    accept: StrictBool
+    satisfaction: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     comment: Body | None = None
 
 
@@ -276,16 +422,20 @@ class CancelBody(Request):
 
 
 class SeverityBody(Request):
-    severity: Severity = Field(description="1 = production down … 4 = cosmetic")
+    severity: StrictSeverity = Field(description="1 = production down … 4 = cosmetic")
     reason: Body
 
 
-IssueId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+IssueId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Printable
+]
 
 
 class ReapplyOneBody(Request):
     reason: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Printable
+        ]
         | None
     ) = None
 
@@ -322,8 +472,8 @@ class OrganisationRead(BaseModel):
 class ContractCreate(Request):
     id: Slug
     level: ContractLevel
-    starts_on: date
-    warranty_end: date
+    starts_on: IsoDate
+    warranty_end: IsoDate
 
 
 class ContractRead(BaseModel):
@@ -338,7 +488,9 @@ class ContractRead(BaseModel):
 class ProductCreate(Request):
     id: Slug
     name: Title
-    current_version: Annotated[str, StringConstraints(max_length=64)] | None = None
+    current_version: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), Printable] | None
+    ) = None
 
 
 class ProductRead(BaseModel):
@@ -351,8 +503,8 @@ class ProductRead(BaseModel):
 class TeamCreate(Request):
     id: Slug
     name: Title
-    tier: Tier
-    product_ids: list[Slug] = Field(default_factory=list)
+    tier: StrictTier
+    product_ids: list[Slug] = Field(default_factory=list, description="Each product once")
 
 
 class TeamRead(BaseModel):
@@ -368,7 +520,7 @@ class EngineerCreate(Request):
     name: Title
     email: EmailStr
     team_id: Slug
-    is_manager: bool = False
+    is_manager: StrictBool = False
 
 
 class EngineerRead(BaseModel):

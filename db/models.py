@@ -332,7 +332,14 @@ class CommentRow(Base):
 
 
 class IdempotencyKeyRow(Base):
-    """Remembers which issue an Idempotency-Key created, so a client retry gets the same one."""
+    """Remembers what an Idempotency-Key was used for (the request's fingerprint and its
+    issue), so a retry gets the same answer and a different request under it a 422.
+
+    `scope` is the caller's token; `key` is the client's key for a create, and a digest of
+    (issue, command, key) for a command. `created_at` is the create's intake instant, so
+    every attempt starts the same workflow input; `completed_at` is set once, by the one
+    request that answers 201.
+    """
 
     __tablename__ = "idempotency_keys"
 
@@ -341,6 +348,7 @@ class IdempotencyKeyRow(Base):
     request_hash: Mapped[str] = mapped_column(sa.String(128))
     issue_id: Mapped[str] = mapped_column(sa.String(ID))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class NotificationRow(Base):

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import CUSTOMER_SIDE, EVERYONE, STAFF, Principal
 from api.deps import IdempotencyKey, PrincipalDep, SessionDep, StateDep, TemporalDep
@@ -28,6 +28,7 @@ from api.schemas import (
     RequestInfoBody,
     ResolutionBody,
     SeverityBody,
+    refuse_control_characters,
 )
 from api.services import issues as service
 from api.services import sla as sla_service
@@ -51,7 +52,9 @@ from domain.models import (
 )
 from workflows.issue import IssueWorkflow
 
-router = APIRouter(prefix="/issues", tags=["issues"])
+router = APIRouter(
+    prefix="/issues", tags=["issues"], dependencies=[Depends(refuse_control_characters)]
+)
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
@@ -97,7 +100,9 @@ async def list_issues(
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
     sort: issue_repo.IssueSort = issue_repo.IssueSort.CREATED_DESC,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None, Query(max_length=issue_repo.MAX_CURSOR_LENGTH, description="next_cursor")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> IssuePage:
     """Filter, sort and page through issues (customers see only their organisation's)."""
@@ -148,13 +153,12 @@ async def _command(
     idempotency_key: str | None,
 ) -> CommandResponse:
     row = await service.visible_issue(session, principal, issue_id)
-    # Temporal dedupes updates by id alone: scope the key to the caller and the command, so
-    # a key reused by someone else or on another command is not mistaken for a retry.
-    update_id = (
-        None
-        if idempotency_key is None
-        else f"{principal.token_id}/{update.__name__}/{idempotency_key}"
-    )
+    update_id = None
+    if idempotency_key is not None:
+        await service.claim_command_key(
+            session, principal, update.__name__, row.id, command, idempotency_key
+        )
+        update_id = service.command_update_id(principal, update.__name__, idempotency_key)
     issue, comment_id = await service.run_command(
         session, temporal, row, update, command, update_id, principal
     )

@@ -1,13 +1,16 @@
 """Reference data: organisations and contracts, products, teams, engineers, API tokens.
 
 Everyone authenticated may read products (a portal needs them to open an issue); staff read
-the rest; only admins write. Creating an id that exists is a 409, never an overwrite.
+the rest; only admins write. Creating an id that exists is a 409, never an overwrite, also
+when two admins create it at the same moment (the database's constraint decides).
 """
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import EVERYONE, STAFF
@@ -26,11 +29,12 @@ from api.schemas import (
     TeamRead,
     TokenCreate,
     TokenCreated,
+    refuse_control_characters,
 )
 from db.repositories import reference as repo
 from domain.enums import Role, Tier
 
-router = APIRouter(tags=["reference data"])
+router = APIRouter(tags=["reference data"], dependencies=[Depends(refuse_control_characters)])
 ADMIN = frozenset({Role.ADMIN})
 STAFF_AND_INTEGRATION = STAFF | {Role.INTEGRATION}
 
@@ -54,8 +58,8 @@ async def create_organisation(
     principal.require(ADMIN, "create organisations")
     if await repo.get_organisation(session, body.id) is not None:
         raise conflict(f"organisation '{body.id}' already exists")
-    row = await repo.create_organisation(session, body.id, body.name)
-    await _commit(session, f"organisation '{body.id}'")
+    async with _writing(session, f"organisation '{body.id}'"):
+        row = await repo.create_organisation(session, body.id, body.name)
     return OrganisationRead.model_validate(row)
 
 
@@ -85,10 +89,12 @@ async def create_contract(
         raise not_found(f"organisation {organisation_id}")
     if body.warranty_end < body.starts_on:
         raise invalid("body.warranty_end", "must not be before starts_on")
-    row = await repo.create_contract(
-        session, body.id, organisation_id, body.level, body.starts_on, body.warranty_end
-    )
-    await _commit(session, f"contract '{body.id}'")
+    if await repo.get_contract(session, body.id) is not None:
+        raise conflict(f"contract '{body.id}' already exists")
+    async with _writing(session, f"contract '{body.id}'"):
+        row = await repo.create_contract(
+            session, body.id, organisation_id, body.level, body.starts_on, body.warranty_end
+        )
     return ContractRead.model_validate(row)
 
 
@@ -104,8 +110,8 @@ async def create_product(
     principal.require(ADMIN, "create products")
     if await repo.get_product(session, body.id) is not None:
         raise conflict(f"product '{body.id}' already exists")
-    row = await repo.create_product(session, body.id, body.name, body.current_version)
-    await _commit(session, f"product '{body.id}'")
+    async with _writing(session, f"product '{body.id}'"):
+        row = await repo.create_product(session, body.id, body.name, body.current_version)
     return ProductRead.model_validate(row)
 
 
@@ -132,16 +138,18 @@ async def create_team(body: TeamCreate, principal: PrincipalDep, session: Sessio
     if await repo.get_team(session, body.id) is not None:
         raise conflict(f"team '{body.id}' already exists")
     for index, product_id in enumerate(body.product_ids):
+        if product_id in body.product_ids[:index]:
+            raise invalid(f"body.product_ids.{index}", f"product '{product_id}' is listed twice")
         if await repo.get_product(session, product_id) is None:
             raise invalid(f"body.product_ids.{index}", f"unknown product '{product_id}'")
-    await repo.create_team(session, body.id, body.name, body.tier, body.product_ids)
-    await _commit(session, f"team '{body.id}'")
+    async with _writing(session, f"team '{body.id}'"):
+        await repo.create_team(session, body.id, body.name, body.tier, body.product_ids)
     return TeamRead(
         id=body.id,
         name=body.name,
         tier=body.tier,
         manager_id=None,
-        product_ids=sorted(set(body.product_ids)),
+        product_ids=sorted(body.product_ids),
     )
 
 
@@ -168,12 +176,12 @@ async def create_engineer(
         raise invalid("body.team_id", f"unknown team '{body.team_id}'")
     if await repo.get_engineer(session, body.id) is not None:
         raise conflict(f"engineer '{body.id}' already exists")
-    row = await repo.create_engineer(
-        session, body.id, body.name, str(body.email), team.tier, team.id, body.is_manager
-    )
-    if body.is_manager and team.manager_id is None:
-        await repo.set_team_manager(session, team.id, row.id)
-    await _commit(session, f"engineer '{body.id}'")
+    async with _writing(session, f"engineer '{body.id}'"):
+        row = await repo.create_engineer(
+            session, body.id, body.name, str(body.email), team.tier, team.id, body.is_manager
+        )
+        if body.is_manager and team.manager_id is None:
+            await repo.set_team_manager(session, team.id, row.id)
     return EngineerRead.model_validate(row)
 
 
@@ -197,22 +205,28 @@ async def create_token(
         if (body.role == Role.MANAGER) != engineer.is_manager:
             raise invalid("body.role", "manager tokens go to managers, engineer tokens to others")
     raw = f"itr_{secrets.token_urlsafe(32)}"
-    row = await repo.create_token(
-        session,
-        body.name,
-        body.role,
-        raw,
-        organisation_id=body.organisation_id if body.role == Role.CUSTOMER else None,
-        engineer_id=body.engineer_id if body.role in (Role.ENGINEER, Role.MANAGER) else None,
-        contact_email=str(body.contact_email) if body.contact_email else None,
-    )
-    await _commit(session, f"token '{body.name}'")
+    async with _writing(session, f"token '{body.name}'"):
+        row = await repo.create_token(
+            session,
+            body.name,
+            body.role,
+            raw,
+            organisation_id=body.organisation_id if body.role == Role.CUSTOMER else None,
+            engineer_id=body.engineer_id if body.role in (Role.ENGINEER, Role.MANAGER) else None,
+            contact_email=str(body.contact_email) if body.contact_email else None,
+        )
     return TokenCreated(id=row.id, name=row.name, role=row.role, token=raw)
 
 
-async def _commit(session: SessionDep, what: str) -> None:
+@asynccontextmanager
+async def _writing(session: SessionDep, what: str) -> AsyncIterator[None]:
+    """Write and commit; a constraint the database enforces (an id another request created
+    meanwhile, a row that vanished) is a 409 naming `what`, raised at flush or at commit."""
     try:
+        yield
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise conflict(f"{what} conflicts with existing data") from None
+        raise conflict(
+            f"{what} conflicts with existing data (created or changed concurrently?)"
+        ) from None

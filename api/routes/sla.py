@@ -10,7 +10,7 @@ names the calendar or policy; the body may repeat it but must then agree.
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import EVERYONE, STAFF
 from api.deps import IdempotencyKey, PrincipalDep, SessionDep, TemporalDep
 from api.errors import Problem, conflict, invalid, not_found
-from api.schemas import AtRiskPage, ReapplyBody, ReapplyReport
+from api.schemas import (
+    AtRiskPage,
+    ReapplyBody,
+    ReapplyReport,
+    control_character_errors,
+    refuse_control_characters,
+)
 from api.services import sla as sla_service
 from db.models import BusinessCalendarRow, SlaPolicyRow
 from db.repositories import sla as repo
@@ -26,7 +32,9 @@ from domain.calendar import BusinessCalendar
 from domain.enums import ContractLevel, Role, Severity
 from domain.sla import SlaOverrides, SlaPolicy
 
-router = APIRouter(prefix="/sla", tags=["SLA policies"])
+router = APIRouter(
+    prefix="/sla", tags=["SLA policies"], dependencies=[Depends(refuse_control_characters)]
+)
 ADMIN = frozenset({Role.ADMIN})
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -278,6 +286,12 @@ async def _commit(session: AsyncSession, what: str) -> None:
 
 
 def _validated(model: type[ModelT], document: dict[str, Any]) -> ModelT:
+    """The document as the domain model; text with control characters is refused first, as
+    for every other request body (the domain models are lax by design)."""
+    errors = control_character_errors(document, "body")
+    if errors:
+        detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
+        raise Problem(422, "Unprocessable Content", detail, errors=list(errors))
     try:
         return model.model_validate(document)
     except ValidationError as exc:

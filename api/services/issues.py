@@ -3,14 +3,16 @@
 import asyncio
 import base64
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import STAFF, Principal
-from api.errors import conflict, invalid, not_found
+from api.errors import Problem, conflict, invalid, not_found
 from api.schemas import (
     CommentRead,
     IssueCreate,
@@ -19,6 +21,7 @@ from api.schemas import (
     TimelineEntry,
 )
 from api.services import sla_views as sla_service
+from api.services import timeline as timeline_service
 from api.temporal_gateway import TemporalGateway, WorkflowEnded
 from config.settings import Settings
 from db.models import IssueRow
@@ -51,6 +54,14 @@ def request_hash(body: IssueCreate) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
+def key_reused() -> Problem:
+    """A key already used for another request: never answer with that request's result."""
+    return invalid(
+        "header.Idempotency-Key",
+        "this Idempotency-Key was already used with a different request; use a new key",
+    )
+
+
 async def create_issue(
     session: AsyncSession,
     temporal: TemporalGateway,
@@ -61,8 +72,12 @@ async def create_issue(
 ) -> tuple[IssueRead, bool]:
     """Start the issue's workflow, then project it; returns (issue, created_now).
 
-    The row appears only after the workflow started, so a 503 leaves nothing behind, and a
-    retry with the same Idempotency-Key finds the same workflow instead of starting another.
+    Order matters, so that nothing is ever half-written: the key is claimed and the row is
+    tried (and rolled back) before the workflow starts, so a request the database would
+    refuse starts nothing; the row is written only after the workflow started, so a 503
+    leaves no issue behind. Every attempt under one key builds the same workflow input (the
+    key's row keeps the intake instant), so a retry or a concurrent duplicate converges on
+    the same workflow and row; exactly one of them answers 201 (see `mark_completed`).
     """
     organisation_id = await _organisation_for(session, principal, body)
     if await reference_repo.get_product(session, body.product_id) is None:
@@ -70,21 +85,20 @@ async def create_issue(
 
     key = idempotency_key or f"auto-{uuid.uuid4()}"
     issue_id = issue_id_for(principal.token_id, key)
-    fingerprint = request_hash(body)
+    created_at = datetime.now(UTC)
     if idempotency_key is not None:
-        saved = await idempotency_repo.find_idempotency(session, principal.token_id, key)
-        if saved is None:
-            await idempotency_repo.save_idempotency(
-                session, principal.token_id, key, fingerprint, issue_id
-            )
-        elif saved.request_hash != fingerprint:
-            raise conflict("this Idempotency-Key was already used with a different request")
-        else:  # a retry: answer with the issue if its first attempt got that far
+        saved = await idempotency_repo.claim_idempotency(
+            session, principal.token_id, key, request_hash(body), issue_id, created_at
+        )
+        if saved.request_hash != request_hash(body):
+            await session.rollback()
+            raise key_reused()
+        created_at = saved.created_at
+        if saved.completed_at is not None:  # answered before: replay it
             existing = await issue_repo.get_issue(session, issue_id)
             if existing is not None:
                 await session.commit()
                 return issue_view(existing, principal), False
-        await session.commit()  # no transaction held open while Temporal starts the workflow
 
     intake = IssueIntake(
         issue_id=issue_id,
@@ -97,12 +111,21 @@ async def create_issue(
         service_mode=body.service_mode,
         channel=body.channel,
         reporter=principal.actor,
-        created_at=datetime.now(UTC),
+        created_at=created_at,
     )
     config = settings.lifecycle_config()
-    await temporal.start_issue(IssueWorkflowInput(intake=intake, config=config))
     initial = IssueCase.open(intake, config).status
-    await issue_repo.insert_issue_if_absent(session, intake, initial, workflow_id_for(issue_id))
+    workflow_id = workflow_id_for(issue_id)
+    async with session.begin_nested() as probe:  # would the database take this row?
+        await issue_repo.insert_issue_if_absent(session, intake, initial, workflow_id)
+        await probe.rollback()
+    await session.commit()  # no transaction held open while Temporal starts the workflow
+
+    await temporal.start_issue(IssueWorkflowInput(intake=intake, config=config))
+    await issue_repo.insert_issue_if_absent(session, intake, initial, workflow_id)
+    created = True
+    if idempotency_key is not None:
+        created = await idempotency_repo.mark_completed(session, principal.token_id, key)
     await session.commit()
     row = await issue_repo.get_issue(session, issue_id)
     if row is None:  # pragma: no cover - inserted just above
@@ -110,7 +133,7 @@ async def create_issue(
     await _wait_for_dispatch(session, row)
     issue = issue_view(row, principal)
     await session.commit()
-    return issue, True
+    return issue, created
 
 
 async def _wait_for_dispatch(session: AsyncSession, row: IssueRow) -> None:
@@ -147,9 +170,11 @@ async def visible_issue(session: AsyncSession, principal: Principal, issue_id: s
 
 
 async def issue_detail(session: AsyncSession, principal: Principal, issue_id: str) -> IssueDetail:
+    """The issue with its timeline and comments as the caller may read them (customers:
+    public entries in neutral words, numbered over what they see; see `timeline`)."""
     row = await visible_issue(session, principal, issue_id)
-    internal = principal.role in STAFF  # internal notes are for staff only
-    events = await issue_repo.timeline(session, issue_id, include_internal=internal)
+    internal = timeline_service.sees_internal_entries(principal)
+    events = await timeline_service.timeline_for(session, principal, issue_id)
     comments = await issue_repo.list_comments(session, issue_id, include_internal=internal)
     base = issue_view(row, principal).model_dump()
     return IssueDetail(
@@ -159,21 +184,21 @@ async def issue_detail(session: AsyncSession, principal: Principal, issue_id: st
         sla=sla_service.sla_read(row, principal, datetime.now(UTC)),
         timeline=[
             TimelineEntry(
-                seq=e.seq,
-                at=e.at,
-                kind=e.kind,
-                actor_kind=e.actor_kind.value,
-                actor_name=e.actor_name,
-                from_state=e.from_state,
-                to_state=e.to_state,
-                visibility=e.visibility,
+                seq=e.number,
+                at=e.row.at,
+                kind=e.row.kind,
+                actor_kind=e.row.actor_kind.value,
+                actor_name=e.row.actor_name,
+                from_state=e.row.from_state,
+                to_state=e.row.to_state,
+                visibility=e.row.visibility,
                 summary=e.summary,
             )
             for e in events
         ],
         comments=[
             CommentRead(
-                id=c.comment_id,
+                id=timeline_service.comment_id_for(principal, c.comment_id) or c.comment_id,
                 at=c.at,
                 author_kind=c.author_kind.value,
                 author_name=c.author_name,
@@ -191,6 +216,45 @@ async def engineer_choice(session: AsyncSession, engineer_id: str, field: str) -
     if engineer is None or not engineer.active:
         raise invalid(field, f"unknown or inactive engineer '{engineer_id}'")
     return OwnerChoice(engineer_id=engineer.id, engineer_name=engineer.name, tier=engineer.tier)
+
+
+def command_update_id(principal: Principal, update_name: str, idempotency_key: str) -> str:
+    """The Temporal update id of a keyed command: Temporal dedupes updates by id alone, so
+    the key is scoped to the caller and the command (a key reused by someone else or on
+    another command is not mistaken for a retry)."""
+    return f"{principal.token_id}/{update_name}/{idempotency_key}"
+
+
+def command_fingerprint(name: str, issue_id: str, command: BaseModel) -> str:
+    """What makes two keyed commands the same request: command, issue and the validated
+    command (canonical: whitespace trimmed, defaults filled, the caller as its actor)."""
+    canonical = json.dumps(
+        {"command": name, "issue_id": issue_id, "body": command.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim_command_key(
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    issue_id: str,
+    command: BaseModel,
+    idempotency_key: str,
+) -> None:
+    """Remember the request a command's Idempotency-Key was first used for; the same key on
+    the same command and issue with a different body is a 422 (Temporal would otherwise
+    answer it with the first request's result)."""
+    scoped = hashlib.sha256(f"{issue_id}\x00{name}\x00{idempotency_key}".encode()).hexdigest()
+    fingerprint = command_fingerprint(name, issue_id, command)
+    saved = await idempotency_repo.claim_idempotency(
+        session, principal.token_id, f"command/{scoped}", fingerprint, issue_id
+    )
+    if saved.request_hash != fingerprint:
+        await session.rollback()
+        raise key_reused()
 
 
 async def run_command(
@@ -215,4 +279,4 @@ async def run_command(
     await session.refresh(row)  # the update returned after the projection was written
     issue = issue_view(row, principal)
     await session.commit()
-    return issue, result.comment_id
+    return issue, timeline_service.comment_id_for(principal, result.comment_id)

@@ -3,10 +3,10 @@
 import asyncio
 from datetime import datetime, timedelta
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import STAFF, Principal
+from api.auth import Principal
 from api.errors import Problem, invalid
 from api.schemas import (
     AtRiskIssue,
@@ -15,6 +15,7 @@ from api.schemas import (
     SlaHistoryEntry,
 )
 from api.services import issues as issue_service
+from api.services import timeline as timeline_service
 from api.services.sla_views import sees_internal_clocks, sla_read, snapshot
 from api.temporal_gateway import CommandAccepted, TemporalGateway, WorkflowEnded
 from db.models import IssueRow
@@ -22,6 +23,14 @@ from db.repositories import issues as issue_repo
 from domain.enums import SLA_EVENTS, Role, SlaClockKind
 from domain.models import ReapplySlaCommand
 from workflows.issue import IssueWorkflow
+
+
+class BulkReapply(BaseModel):
+    """What a keyed bulk re-apply is: the same key with other issues or reason is a 422."""
+
+    issue_ids: list[str]
+    command: ReapplySlaCommand
+
 
 MAX_WITHIN = timedelta(days=366)
 REAPPLY_CONCURRENCY = 8
@@ -32,23 +41,22 @@ async def sla_history(
     session: AsyncSession, principal: Principal, issue_id: str, now: datetime
 ) -> IssueSlaHistory:
     row = await issue_service.visible_issue(session, principal, issue_id)
-    staff = principal.role in STAFF
-    events = await issue_repo.timeline(session, issue_id, include_internal=staff)
+    events = await timeline_service.timeline_for(session, principal, issue_id)
     return IssueSlaHistory(
         issue_id=row.id,
         sla=sla_read(row, principal, now),
         history=[
             SlaHistoryEntry(
-                seq=e.seq,
-                at=e.at,
-                kind=e.kind,
-                actor_name=e.actor_name,
-                visibility=e.visibility,
+                seq=e.number,
+                at=e.row.at,
+                kind=e.row.kind,
+                actor_name=e.row.actor_name,
+                visibility=e.row.visibility,
                 summary=e.summary,
-                data=dict(e.data or {}),
+                data=e.data,
             )
             for e in events
-            if e.kind in SLA_EVENTS
+            if e.row.kind in SLA_EVENTS
         ],
     )
 
@@ -133,6 +141,12 @@ async def reapply_many(
     Idempotency-Key re-applies nothing twice (each update id is derived from the key).
     """
     ids = list(dict.fromkeys(issue_ids))
+    command = ReapplySlaCommand(actor=principal.actor, reason=reason)
+    if idempotency_key is not None:
+        batch = BulkReapply(issue_ids=ids, command=command)
+        await issue_service.claim_command_key(
+            session, principal, "bulk_reapply_sla", "*", batch, idempotency_key
+        )
     rows: dict[str, IssueRow] = {}
     for issue_id in ids:
         row = await issue_repo.get_issue(session, issue_id)
@@ -140,7 +154,6 @@ async def reapply_many(
             rows[issue_id] = row
     states = {issue_id: row.state for issue_id, row in rows.items()}
     await session.commit()  # no transaction held open while the workflows work
-    command = ReapplySlaCommand(actor=principal.actor, reason=reason)
     update_id = (
         None if idempotency_key is None else f"{principal.token_id}/reapply_sla/{idempotency_key}"
     )

@@ -28,6 +28,9 @@ from domain.models import (
 )
 
 MAX_PAGE_SIZE = 500
+MAX_CURSOR_LENGTH = 512
+"""Far longer than any cursor `list_issues` issues (a few sort keys), far shorter than a
+document nested deep enough to exhaust the JSON decoder."""
 
 
 class IssueSort(StrEnum):
@@ -335,6 +338,8 @@ def _encode_cursor(sort: IssueSort, row: IssueRow) -> str:
 
 
 def _decode_cursor(sort: IssueSort, cursor: str) -> list[Any]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("malformed cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
@@ -364,7 +369,7 @@ def _decode_cursor(sort: IssueSort, cursor: str) -> list[Any]:
         return result
     except InvalidCursor:
         raise
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise InvalidCursor("malformed cursor") from exc
 
 

@@ -95,6 +95,11 @@ async def create_contract(
     return row
 
 
+async def get_contract(session: AsyncSession, contract_id: str) -> ContractRow | None:
+    """The contract, whichever organisation holds it (contract ids are global)."""
+    return await session.get(ContractRow, contract_id)
+
+
 async def list_contracts(
     session: AsyncSession, organisation_id: str | None = None
 ) -> list[ContractRow]:

@@ -31,6 +31,25 @@ async def test_the_first_request_with_a_key_wins(database: Database) -> None:
     assert saved.created_at.tzinfo is not None
 
 
+async def test_a_claimed_key_keeps_its_first_request_and_completes_once(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        first = await idempotency.claim_idempotency(
+            session, "tok-acme", "k2", "hash-a", "ITR-1", T0
+        )
+        assert (first.request_hash, first.created_at, first.completed_at) == ("hash-a", T0, None)
+    async with database.transaction() as session:
+        again = await idempotency.claim_idempotency(session, "tok-acme", "k2", "hash-b", "ITR-2")
+        assert (again.request_hash, again.issue_id, again.created_at) == ("hash-a", "ITR-1", T0)
+    async with database.transaction() as session:
+        assert await idempotency.mark_completed(session, "tok-acme", "k2")
+    async with database.transaction() as session:
+        assert not await idempotency.mark_completed(session, "tok-acme", "k2")
+        saved = await idempotency.find_idempotency(session, "tok-acme", "k2")
+    assert saved is not None and saved.completed_at is not None
+
+
 async def test_a_failed_attempt_is_logged_and_a_success_is_never_undone(
     database: Database,
 ) -> None:

@@ -1,5 +1,6 @@
 """The issue projection: idempotent recording, forward-only updates, filters and paging."""
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -362,6 +363,14 @@ async def test_foreign_or_damaged_cursors_are_refused(database: Database) -> Non
                 )
         with pytest.raises(ValueError, match="limit"):
             await issue_repo.list_issues(session, IssueFilters(), limit=0)
+
+
+@pytest.mark.parametrize("depth", [300, 5_000])
+async def test_a_deeply_nested_cursor_is_refused_as_damaged(database: Database, depth: int) -> None:
+    nested = base64.urlsafe_b64encode(b"[" * depth + b"]" * depth).decode().rstrip("=")
+    async with database.session() as session:
+        with pytest.raises(InvalidCursor):
+            await issue_repo.list_issues(session, IssueFilters(), IssueSort.CREATED_ASC, nested)
 
 
 async def test_count_open_by_owner(database: Database) -> None:

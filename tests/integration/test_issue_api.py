@@ -109,7 +109,7 @@ async def test_a_retried_create_returns_the_same_issue_and_starts_one_workflow(
         },
         headers={**CUSTOMER, "Idempotency-Key": key},
     )
-    assert reused.status_code == 409
+    assert reused.status_code == 422
     listing = (await api.get("/issues", headers=CUSTOMER)).json()
     assert [i["id"] for i in listing["items"]] == [first["id"]]
 

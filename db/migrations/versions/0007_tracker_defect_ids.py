@@ -5,7 +5,7 @@ id first, because a moved Jira issue changes its key and a rebuilt Jira reuses k
 linked before this revision have no row and keep matching by key.
 
 Revision ID: 0007
-Revises: 0005 (rechain onto 0006 when that revision is merged)
+Revises: 0006
 Create Date: 2026-12-02 13:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
