@@ -235,9 +235,10 @@ class SlaRules(CaseBase):
             effects,
             "severity_changed",
             now,
+            # The customer hears of it too: the reason is an internal note (on the timeline for
+            # staff), never in a message that may reach the customer.
             Audience(owner=True, reporter=True),
             f"{self.status.issue_id}: severity changed from {int(previous)} to {int(cmd.severity)}",
-            {"reason": cmd.reason[:500]},
         )
         return effects
 

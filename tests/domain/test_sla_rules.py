@@ -352,6 +352,9 @@ def test_a_severity_change_keeps_the_counted_time_and_fires_passed_thresholds_on
     change = ChangeSeverityCommand(actor=MANAGER, severity=Severity.MAJOR, reason="all sites")
     effects = case.change_severity(change, policy(), berlin(TUE, 11))
     assert case.status.severity == Severity.MAJOR
+    told = [n for n in effects.notifications if n.kind == "severity_changed"]
+    assert len(told) == 1 and told[0].audience.reporter  # the customer hears of it ...
+    assert "all sites" not in told[0].model_dump_json()  # ... but never the internal reason
     assert [e.kind for e in effects.events][:2] == [
         EventKind.SEVERITY_CHANGED,
         EventKind.SLA_POLICY_APPLIED,
