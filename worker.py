@@ -13,6 +13,10 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkerDeploymentRequest,
+    SetWorkerDeploymentCurrentVersionRequest,
+)
 from temporalio.client import (
     Client,
     Schedule,
@@ -25,8 +29,10 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
@@ -92,6 +98,30 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
     return activities
 
 
+def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
+    return WorkerDeploymentVersion(
+        deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+    )
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig:
+    """Every worker declares its build (shown on each workflow task it completes and on the
+    task queue's pollers). With versioning on, Temporal routes by it: new issues start on the
+    current version, and an open issue moves to a newly promoted version at its next
+    workflow task (AUTO_UPGRADE: weeks-long issues must not stay on old code; the new code
+    replays their histories, which the replay corpus in tests/replay proves for every
+    release)."""
+    return WorkerDeploymentConfig(
+        version=deployment_version(settings),
+        use_worker_versioning=settings.worker_versioning,
+        default_versioning_behavior=(
+            VersioningBehavior.AUTO_UPGRADE
+            if settings.worker_versioning
+            else VersioningBehavior.UNSPECIFIED
+        ),
+    )
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -108,7 +138,59 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        deployment_config=deployment_config(settings),
     )
+
+
+async def current_build_id(client: Client, settings: Settings) -> str | None:
+    """The build id of the deployment's current version (None: none yet, or no deployment)."""
+    try:
+        answer = await client.workflow_service.describe_worker_deployment(
+            DescribeWorkerDeploymentRequest(
+                namespace=client.namespace, deployment_name=settings.worker_deployment
+            )
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    current = answer.worker_deployment_info.routing_config.current_deployment_version
+    return current.build_id or None
+
+
+async def set_current_version(client: Client, settings: Settings) -> None:
+    """Make this worker's build the deployment's current version: new workflow tasks (of new
+    and, AUTO_UPGRADE, open issues) go to it. The server learns a version from its first
+    poll, so this retries briefly while the worker's pollers are still arriving."""
+    request = SetWorkerDeploymentCurrentVersionRequest(
+        namespace=client.namespace,
+        deployment_name=settings.worker_deployment,
+        build_id=settings.worker_build_id,
+        identity=client.identity,
+    )
+    for attempt in range(50):
+        try:
+            await client.workflow_service.set_worker_deployment_current_version(request)
+            return
+        except RPCError as exc:
+            retryable = exc.status in (
+                RPCStatusCode.NOT_FOUND,
+                RPCStatusCode.FAILED_PRECONDITION,
+                RPCStatusCode.UNAVAILABLE,
+            )
+            if not retryable or attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def ensure_current_version(client: Client, settings: Settings) -> bool:
+    """The first build of a versioned deployment becomes current by itself (nothing else
+    could run its workflows); later builds are promoted explicitly (README, "Upgrading").
+    True when this call made it current."""
+    if not settings.worker_versioning or await current_build_id(client, settings) is not None:
+        return False
+    await set_current_version(client, settings)
+    return True
 
 
 def poll_schedule_id(settings: Settings) -> str:
@@ -187,8 +269,16 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
         change = await ensure_poll_schedule(client, settings)
         if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
             log.info(f"tracker poll schedule {change}", schedule_id=poll_schedule_id(settings))
-        log.info("worker started", task_queue=settings.temporal_task_queue)
         async with worker:
+            if await ensure_current_version(client, settings):
+                log.info("first build of the deployment made current")
+            log.info(
+                "worker started",
+                task_queue=settings.temporal_task_queue,
+                deployment=settings.worker_deployment,
+                build_id=settings.worker_build_id,
+                versioning=settings.worker_versioning,
+            )
             await stop.wait()
             log.info("worker stopping: finishing in-flight tasks")
     await db.dispose()

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,15 @@ PLACEHOLDER_SECRET = "change-me"
 
 Exposure = Literal["public", "admin", "off"]
 """Who may read /docs and /metrics: anyone, an admin token's holder, or nobody (404)."""
+
+
+def package_version() -> str:
+    """The installed `itr` distribution's version: the default build id of a worker."""
+    try:
+        return version("itr")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0.0.0+source"
+
 
 DEFAULT_SLA_TARGETS: dict[Severity, SlaTargets] = {
     Severity.CRITICAL: SlaTargets(first_response=timedelta(hours=1), resolution=timedelta(days=1)),
@@ -95,6 +105,14 @@ class Settings(BaseSettings):
     log_json: bool = False
     metrics_port: int | None = None
     worker_max_concurrent_activities: int = 50
+
+    # Worker Deployment versioning: every worker declares its deployment and build; with
+    # `worker_versioning` on, Temporal sends workflow tasks only to the deployment's current
+    # version (promoted with `temporal worker deployment set-current-version`), and open
+    # issues move to it at their next task (AUTO_UPGRADE; the replay corpus proves they can).
+    worker_deployment: str = Field(default="itr", pattern=r"^[^.]+$")
+    worker_build_id: str = Field(default_factory=package_version, min_length=1)
+    worker_versioning: bool = False
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":

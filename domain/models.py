@@ -369,6 +369,11 @@ class IssueWorkflowInput(Contract):
     config: LifecycleConfig
     carried: IssueStatus | None = None
     carried_seq: int = 0
+    # Background work the previous run had not finished when it continued as new: this run
+    # restarts it (the activities are idempotent), so no run waits on an outage to continue.
+    pending_notifications: tuple[Notification, ...] = ()
+    pending_mirrors: tuple["MirrorCommentInput", ...] = ()
+    pending_defect_creation: bool = False
 
 
 class IssueOutcome(Contract):

@@ -86,6 +86,12 @@ MIRROR_RETRY = RetryPolicy(
 MIRROR_PATCH = "mirror-to-tracker"
 # The same for the "another customer is affected" comment added later.
 IMPACT_PATCH = "mirror-impact-to-tracker"
+# Runs used to wait for their notifications and tracker calls before continuing as new, so an
+# outage of the webhook or Jira held back every SLA timer. They now carry that work into the
+# next run instead; histories recorded before (tests/replay/histories/v1) still drain.
+CARRY_PATCH = "carry-background-work"
+# How long a due continue-as-new waits for background work in flight before carrying it over.
+CARRY_AFTER = timedelta(minutes=1)
 
 
 def rejected(reason: str) -> ApplicationError:
@@ -108,8 +114,13 @@ class IssueWorkflow:
         self._changed = False
         self._notifications: list[asyncio.Task[None]] = []
         self._tracker_tasks: list[asyncio.Task[None]] = []
-        self._defect_pending = False
+        # What the tasks above still have to do, for the next run if this one continues.
+        self._unsent: dict[str, Notification] = {}
+        self._unmirrored: dict[str, MirrorCommentInput] = {}
+        self._defect_pending = input.pending_defect_creation  # restarted by run()
         self._search_attributes: str | None = None
+        # When continue-as-new became due while background work was still in flight.
+        self._continue_due_since: datetime | None = None
 
     @workflow.run
     async def run(self, input: IssueWorkflowInput) -> IssueOutcome:
@@ -117,35 +128,95 @@ class IssueWorkflow:
             async with self._lock:
                 await self._intake()
             self._registered = True
+        else:
+            self._resume_background_work(input)
         while not self._case.finished:
             async with self._lock:
                 await self._apply(self._case.on_time(workflow.now()))
             if self._case.finished:
                 break
             if self._should_continue_as_new():
-                await self._drain()
-                if not self._lock.locked() and workflow.all_handlers_finished():
-                    workflow.continue_as_new(
-                        IssueWorkflowInput(
-                            intake=input.intake,
-                            config=input.config,
-                            carried=self._case.status,
-                            carried_seq=self._case.seq,
-                        )
-                    )
-            wakeup = self._case.next_wakeup()
+                if workflow.patched(CARRY_PATCH):
+                    await self._continue_without_waiting(input)
+                else:
+                    await self._drain()  # the v1 way: the clocks waited for the outside world
+                    if self._may_continue():
+                        workflow.continue_as_new(self._continued(input))
+            wakeup = self._next_wakeup()
             timeout = None
             if wakeup is not None:
                 timeout = max((wakeup - workflow.now()).total_seconds(), 0.001)
             self._changed = False
             with contextlib.suppress(TimeoutError):  # the next deadline came first
-                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                await workflow.wait_condition(self._should_wake, timeout=timeout)
+        # Finished: no clock is left to hold back, and completing would abandon these.
         await self._drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         status = self._case.status
         return IssueOutcome(
             issue_id=status.issue_id, state=status.state, closure_outcome=status.closure_outcome
         )
+
+    def _continued(self, input: IssueWorkflowInput) -> IssueWorkflowInput:
+        """The next run's input: the issue, and the background work still under way (each
+        activity is idempotent by its delivery id, marker or label, so one that this run
+        had nearly finished is not done twice)."""
+        return IssueWorkflowInput(
+            intake=input.intake,
+            config=input.config,
+            carried=self._case.status,
+            carried_seq=self._case.seq,
+            pending_notifications=tuple(self._unsent.values()),
+            pending_mirrors=tuple(self._unmirrored.values()),
+            pending_defect_creation=self._defect_pending,
+        )
+
+    async def _continue_without_waiting(self, input: IssueWorkflowInput) -> None:
+        """Continue as new once the background work in flight is done (usually within
+        moments), or after CARRY_AFTER with what is still unfinished carried into the next
+        run. Either way the loop keeps sleeping only until the next clock, never longer."""
+        # A yield, not a timer: background work started in this activation schedules its
+        # activity first (continue-as-new must be the last command).
+        await asyncio.sleep(0)
+        now = workflow.now()
+        if self._continue_due_since is None:
+            self._continue_due_since = now
+        waited_enough = now >= self._continue_due_since + CARRY_AFTER
+        if self._may_continue() and (waited_enough or not self._background_busy()):
+            workflow.continue_as_new(self._continued(input))
+
+    def _background_busy(self) -> bool:
+        return any(not t.done() for t in self._notifications + self._tracker_tasks)
+
+    def _next_wakeup(self) -> datetime | None:
+        """The next clock checkpoint, or the moment to stop waiting for background work
+        before continuing as new, whichever comes first."""
+        wakeup = self._case.next_wakeup()
+        if self._continue_due_since is not None:
+            hand_over = self._continue_due_since + CARRY_AFTER
+            if hand_over > workflow.now() and (wakeup is None or hand_over < wakeup):
+                return hand_over
+        return wakeup
+
+    def _should_wake(self) -> bool:
+        """A command or signal changed the issue, or the background work that a due
+        continue-as-new waits for is done."""
+        if self._changed:
+            return True
+        return self._continue_due_since is not None and not self._background_busy()
+
+    def _may_continue(self) -> bool:
+        """No command or signal is half-way: continuing now would cut it off."""
+        return not self._lock.locked() and workflow.all_handlers_finished()
+
+    def _resume_background_work(self, input: IssueWorkflowInput) -> None:
+        """Restart what the previous run handed over, in the background as it was."""
+        for notification in input.pending_notifications:
+            self._start_notification(notification)
+        for mirror in input.pending_mirrors:
+            self._start_mirror(mirror)
+        if input.pending_defect_creation:
+            self._start_defect_creation()
 
     # --- queries -------------------------------------------------------------------------
 
@@ -548,7 +619,7 @@ class IssueWorkflow:
         self._upsert_search_attributes()
         self._mirror_to_tracker(effects)
         for notification in effects.notifications:
-            self._notifications.append(asyncio.create_task(self._notify(notification)))
+            self._start_notification(notification)
         for follow_up in effects.follow_ups:
             await self._follow_up(follow_up)
 
@@ -603,10 +674,10 @@ class IssueWorkflow:
                 )
         if mirrors and workflow.patched(MIRROR_PATCH):
             for mirror in mirrors:
-                self._tracker_tasks.append(asyncio.create_task(self._mirror(mirror)))
+                self._start_mirror(mirror)
         impact = self._impact_update(effects)
         if impact is not None and workflow.patched(IMPACT_PATCH):
-            self._tracker_tasks.append(asyncio.create_task(self._mirror(impact)))
+            self._start_mirror(impact)
 
     def _impact_update(self, effects: Effects) -> MirrorCommentInput | None:
         """An engineer linked this issue to an existing defect: tell R&D another customer is
@@ -630,6 +701,14 @@ class IssueWorkflow:
                 )
         return None
 
+    def _start_mirror(self, mirror: MirrorCommentInput) -> None:
+        self._unmirrored[mirror.marker] = mirror
+        self._tracker_tasks.append(asyncio.create_task(self._mirror(mirror)))
+
+    def _start_notification(self, notification: Notification) -> None:
+        self._unsent[notification.notification_id] = notification
+        self._notifications.append(asyncio.create_task(self._notify(notification)))
+
     async def _mirror(self, mirror: MirrorCommentInput) -> None:
         try:
             await workflow.execute_activity_method(
@@ -641,6 +720,8 @@ class IssueWorkflow:
             )
         except ActivityError as exc:
             workflow.logger.warning("mirroring %s abandoned: %s", mirror.marker, _cause(exc))
+        finally:
+            self._unmirrored.pop(mirror.marker, None)
 
     async def _notify(self, notification: Notification) -> None:
         try:
@@ -655,6 +736,8 @@ class IssueWorkflow:
             workflow.logger.warning(
                 "notification %s abandoned: %s", notification.notification_id, exc.cause
             )
+        finally:
+            self._unsent.pop(notification.notification_id, None)
 
     async def _drain(self) -> None:
         """Wait for work in flight: a finished or continued run would abandon it."""

@@ -376,6 +376,31 @@ async def continue_as_new(r: Recorder, rec: Recording) -> None:
 
 
 @scenario(
+    "continue_as_new_carrying_work",
+    "(v2 on) Jira refuses the defect creation when continue-as-new is due: a minute later "
+    "the run continues with the creation carried over; Jira recovers, the next run creates "
+    "and links the defect, R&D fixes it, the customer confirms",
+)
+async def continue_as_new_carrying_work(r: Recorder, rec: Recording) -> None:
+    r.jira.faults.fail_next(10_000, status=503, method="POST", path=r"/rest/api/\d+/issue/?$")
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+    await r.do(issue, "comments", {"body": "R&D is on it.", "visibility": "public"}, ENGINEER)
+    handle = r.client.get_workflow_handle(f"issue-{issue}")
+    first_run = (await handle.describe()).run_id
+    for _ in range(900):
+        if (await handle.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.2)
+    r.jira.faults.clear()
+    detail = await r.until(issue, lambda d: d["defect_key"] is not None, "the carried creation")
+    key = str(detail["defect_key"])
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
+    await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the fix")
+    await r.do(issue, "confirmation", {"accept": True}, CUSTOMER)
+
+
+@scenario(
     "reminder_then_auto_close",
     "a proposed resolution the customer never answers: one "
     "reminder, then the automatic closure, then the reopen window ends",
@@ -512,10 +537,23 @@ async def record(out: Path, only: list[str]) -> None:
             short_runs = await stack.enter_async_context(
                 running(client, db, executor, max_events_per_run=6)
             )
+            tracked_short_runs = await stack.enter_async_context(
+                running(
+                    client,
+                    db,
+                    executor,
+                    tracker_config=jira_config(directory, jira),
+                    max_events_per_run=10,
+                )
+            )
+            stacks = {
+                "continue_as_new": short_runs,
+                "continue_as_new_carrying_work": tracked_short_runs,
+            }
             index: list[dict[str, Any]] = []
             for name in chosen:
                 covers, function = SCENARIOS[name]
-                used = short_runs if name == "continue_as_new" else tracked
+                used = stacks.get(name, tracked)
                 recorder = Recorder(client, used.api(), jira, used.settings)
                 recording = Recording(name, covers)
                 print(f"recording {name} ...", flush=True)
