@@ -111,10 +111,20 @@ def _waiting_for(status: IssueStatus) -> str:
 class CaseBase:
     """One issue's state plus the counter that makes every record id deterministic."""
 
-    def __init__(self, status: IssueStatus, config: LifecycleConfig, seq: int = 0) -> None:
+    def __init__(
+        self,
+        status: IssueStatus,
+        config: LifecycleConfig,
+        seq: int = 0,
+        *,
+        defect_pending: bool = False,
+    ) -> None:
         self.status = status
         self.config = config
         self.seq = seq
+        # A defect is being created in the tracker (in the background): linking or retrying
+        # meanwhile would race it. Not part of the status: it lasts one creation attempt.
+        self.defect_pending = defect_pending
 
     def _next_seq(self) -> int:
         self.seq += 1

@@ -2,6 +2,7 @@
 retries, and what R&D's decisions (fixed, won't fix, reopened) and comments do to the issue.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from domain.case_base import (
@@ -26,6 +27,7 @@ from domain.models import (
     DefectComment,
     DefectLink,
     LinkDefectCommand,
+    MirrorCommentInput,
     OwnerChoice,
     ProposeResolutionCommand,
     RetryTrackerSyncCommand,
@@ -41,14 +43,44 @@ def defect_outcome_applies(state: IssueState, tier: Tier, outcome: DefectOutcome
     return waiting
 
 
+DEFECT_BEING_CREATED = "a defect is being created for this issue; wait for it"
+
+
+@dataclass(frozen=True)
+class TrackerMirrors:
+    """What R&D is told on the linked defect after one step: the customer-visible comments,
+    severity changes and the closure, and (once per linking) that another customer is
+    affected. Kept apart because each was introduced behind its own workflow patch."""
+
+    comments: tuple[MirrorCommentInput, ...] = ()
+    impact: MirrorCommentInput | None = None
+
+
 class TrackerRules(CaseBase):
-    """The defect-tracker steps of IssueCase: linking, sync failures, R&D decisions."""
+    """The defect-tracker steps of IssueCase: linking, sync failures, R&D decisions, and
+    what R&D hears of the issue."""
 
     def _require_tracker(self) -> None:
         if not self.config.tracker_enabled:
             raise CommandRejected("no defect tracker is configured for this issue")
 
+    def _require_no_creation_in_flight(self) -> None:
+        if self.defect_pending:
+            raise CommandRejected(DEFECT_BEING_CREATED)
+
+    def needs_defect_creation(self) -> bool:
+        """A defect must be created now: wanted, and no creation already under way."""
+        return self.wants_defect() and not self.defect_pending
+
+    def defect_creation_started(self) -> None:
+        self.defect_pending = True
+
+    def defect_creation_ended(self) -> None:
+        """Created, linked or given up: linking and retrying are allowed again."""
+        self.defect_pending = False
+
     def check_link_defect(self, cmd: LinkDefectCommand) -> None:
+        self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
             raise CommandRejected(
@@ -107,6 +139,7 @@ class TrackerRules(CaseBase):
         return effects
 
     def check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
+        self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.defect_key is not None:
             raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
@@ -133,6 +166,93 @@ class TrackerRules(CaseBase):
             summary=f"defect creation retried after: {previous}",
         )
         return effects
+
+    def tier_taking_over(self, change: DefectChange) -> Tier | None:
+        """The tier that gets a new owner when R&D's decision applies: won't fix goes back to
+        the experts (tier 2), a reopened defect back to R&D; a fix returns the issue to its
+        tier-1 owner, so nobody new is needed (None), and neither for a change that no
+        longer fits the issue."""
+        if not self.defect_change_applies(change):
+            return None
+        if change.outcome == DefectOutcome.WONT_FIX:
+            return Tier.EXPERT
+        if change.outcome == DefectOutcome.REOPENED:
+            return Tier.RND
+        return None
+
+    def tracker_mirrors(self, effects: Effects) -> TrackerMirrors:
+        """What R&D hears on the linked defect of what this step did. Internal comments never
+        leave ITR, customers appear only as "Customer", and ITR's own comments (which came
+        from the tracker, e.g. "R&D fixed the defect") are not echoed back."""
+        status = self.status
+        if status.defect_key is None or not self.config.tracker_enabled:
+            return TrackerMirrors()
+        key, issue_id = status.defect_key, status.issue_id
+        mirrors: list[MirrorCommentInput] = []
+        comment = effects.comment
+        if (
+            comment is not None
+            and comment.author.kind != ActorKind.SYSTEM
+            and comment.visibility == Visibility.PUBLIC
+        ):
+            author = (
+                "Customer" if comment.author.kind == ActorKind.CUSTOMER else comment.author.name
+            )
+            mirrors.append(
+                MirrorCommentInput(
+                    defect_key=key,
+                    issue_id=issue_id,
+                    marker=f"comment:{comment.comment_id}",
+                    author=author,
+                    body=comment.body,
+                )
+            )
+        for event in effects.events:
+            if event.kind == EventKind.SEVERITY_CHANGED:
+                mirrors.append(
+                    MirrorCommentInput(
+                        defect_key=key,
+                        issue_id=issue_id,
+                        marker=f"severity:{event.event_id}",
+                        author="ITR",
+                        body=f"Customer impact changed: severity {event.data.get('from')} -> "
+                        f"{event.data.get('to')} ({event.data.get('reason')}).",
+                    )
+                )
+            if event.kind == EventKind.CLOSED:
+                outcome = status.closure_outcome.value if status.closure_outcome else "closed"
+                mirrors.append(
+                    MirrorCommentInput(
+                        defect_key=key,
+                        issue_id=issue_id,
+                        marker=f"closed:{event.event_id}",
+                        author="ITR",
+                        body=f"The customer issue is closed (outcome: {outcome}).",
+                    )
+                )
+        return TrackerMirrors(comments=tuple(mirrors), impact=self._impact_update(effects))
+
+    def _impact_update(self, effects: Effects) -> MirrorCommentInput | None:
+        """An engineer linked this issue to an existing defect: tell R&D another customer is
+        affected, once per linking (the marker is the issue id). Links our own create_defect
+        made (the system actor) are the defect's first issue, so they say nothing. The
+        activity adds the count of linked issues; no customer names leave ITR."""
+        status = self.status
+        for event in effects.events:
+            if (
+                event.kind == EventKind.DEFECT_LINKED
+                and event.actor.kind != ActorKind.SYSTEM
+                and status.defect_key is not None
+            ):
+                return MirrorCommentInput(
+                    defect_key=status.defect_key,
+                    issue_id=status.issue_id,
+                    marker=f"linked:{status.issue_id}",
+                    author="ITR",
+                    body="Another customer is affected.",
+                    impact_severity=status.severity,
+                )
+        return None
 
     def defect_change_applies(self, change: DefectChange) -> bool:
         """Whether the issue is still in a state this tracker change is meant for."""

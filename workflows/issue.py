@@ -19,13 +19,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
     from domain.enums import (
-        ActorKind,
         ContractLevel,
-        DefectOutcome,
         EventKind,
         Severity,
         Tier,
-        Visibility,
     )
     from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
@@ -105,7 +102,12 @@ class IssueWorkflow:
     def __init__(self, input: IssueWorkflowInput) -> None:
         self._input = input
         if input.carried is not None:
-            self._case = IssueCase(input.carried, input.config, input.carried_seq)
+            self._case = IssueCase(
+                input.carried,
+                input.config,
+                input.carried_seq,
+                defect_pending=input.pending_defect_creation,  # restarted by run()
+            )
         else:
             self._case = IssueCase.open(input.intake, input.config)
         self._run_start_seq = self._case.seq
@@ -117,7 +119,6 @@ class IssueWorkflow:
         # What the tasks above still have to do, for the next run if this one continues.
         self._unsent: dict[str, Notification] = {}
         self._unmirrored: dict[str, MirrorCommentInput] = {}
-        self._defect_pending = input.pending_defect_creation  # restarted by run()
         self._search_attributes: str | None = None
         # When continue-as-new became due while background work was still in flight.
         self._continue_due_since: datetime | None = None
@@ -168,7 +169,7 @@ class IssueWorkflow:
             carried_seq=self._case.seq,
             pending_notifications=tuple(self._unsent.values()),
             pending_mirrors=tuple(self._unmirrored.values()),
-            pending_defect_creation=self._defect_pending,
+            pending_defect_creation=self._case.defect_pending,
         )
 
     async def _continue_without_waiting(self, input: IssueWorkflowInput) -> None:
@@ -272,7 +273,7 @@ class IssueWorkflow:
             if link is not None:
                 await self._apply(self._case.link_defect(link, workflow.now(), cmd.actor))
                 result = result.model_copy(update={"status": self._case.status})
-            elif self._case.wants_defect() and not self._defect_pending:
+            elif self._case.needs_defect_creation():
                 self._start_defect_creation()
             return result
 
@@ -283,36 +284,26 @@ class IssueWorkflow:
     @workflow.update
     async def link_defect(self, cmd: LinkDefectCommand) -> CommandResult:
         async with self._turn():
-            self._check_link_defect(cmd)
+            self._check(lambda: self._case.check_link_defect(cmd))
             link = await self._link_in_tracker(cmd.defect_key)
             return await self._execute(lambda now: self._case.link_defect(link, now, cmd.actor))
 
     @link_defect.validator
     def _validate_link_defect(self, cmd: LinkDefectCommand) -> None:
-        self._check_link_defect(cmd)
-
-    def _check_link_defect(self, cmd: LinkDefectCommand) -> None:
-        if self._defect_pending:
-            raise rejected("a defect is being created for this issue; wait for it")
         self._check(lambda: self._case.check_link_defect(cmd))
 
     @workflow.update
     async def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> CommandResult:
         """Re-run defect creation once an admin fixed what made the tracker refuse for good."""
         async with self._turn():
-            self._check_retry_tracker_sync(cmd)
+            self._check(lambda: self._case.check_retry_tracker_sync(cmd))
             result = await self._execute(lambda now: self._case.retry_tracker_sync(cmd, now))
-            if self._case.wants_defect() and not self._defect_pending:
+            if self._case.needs_defect_creation():
                 self._start_defect_creation()
             return result
 
     @retry_tracker_sync.validator
     def _validate_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
-        self._check_retry_tracker_sync(cmd)
-
-    def _check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
-        if self._defect_pending:
-            raise rejected("a defect is being created for this issue; wait for it")
         self._check(lambda: self._case.check_retry_tracker_sync(cmd))
 
     # --- signals -------------------------------------------------------------------------
@@ -322,12 +313,8 @@ class IssueWorkflow:
         """A Signal, not an Update: the tracker cannot be refused, and a change that no longer
         fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
         async with self._turn():
-            owner = None
-            if self._case.defect_change_applies(change):
-                if change.outcome == DefectOutcome.WONT_FIX:
-                    owner = await self._choose_owner(Tier.EXPERT)
-                elif change.outcome == DefectOutcome.REOPENED:
-                    owner = await self._choose_owner(Tier.RND)
+            tier = self._case.tier_taking_over(change)
+            owner = await self._choose_owner(tier) if tier is not None else None
             await self._apply(self._case.defect_changed(change, workflow.now(), owner))
             self._changed = True
 
@@ -501,7 +488,7 @@ class IssueWorkflow:
 
     def _start_defect_creation(self) -> None:
         """Create the defect in the background: Jira may take minutes, commands must not wait."""
-        self._defect_pending = True
+        self._case.defect_creation_started()
         self._tracker_tasks.append(asyncio.create_task(self._create_defect()))
 
     async def _create_defect(self) -> None:
@@ -529,12 +516,12 @@ class IssueWorkflow:
             )
         except ActivityError as exc:
             async with self._lock:
-                self._defect_pending = False
+                self._case.defect_creation_ended()
                 await self._apply(self._case.tracker_sync_failed(_cause(exc), workflow.now()))
                 self._changed = True
             return
         async with self._lock:
-            self._defect_pending = False
+            self._case.defect_creation_ended()
             await self._apply(self._case.link_defect(link, workflow.now(), SYSTEM_ACTOR))
             self._changed = True
 
@@ -576,7 +563,7 @@ class IssueWorkflow:
             return
         owner = await self._choose_owner(tier)
         await self._apply(self._case.escalate(cmd, workflow.now(), owner))
-        if self._case.wants_defect() and not self._defect_pending:
+        if self._case.needs_defect_creation():
             self._start_defect_creation()
 
     async def _raise_on_breach(self, severity: Severity, reason: str) -> None:
@@ -624,82 +611,13 @@ class IssueWorkflow:
             await self._follow_up(follow_up)
 
     def _mirror_to_tracker(self, effects: Effects) -> None:
-        """Tell R&D on the linked defect what the customer sees: public comments and the
-        closure. Internal comments never leave ITR; customers appear only as "Customer"."""
-        status = self._case.status
-        if status.defect_key is None or not self._input.config.tracker_enabled:
-            return
-        mirrors: list[MirrorCommentInput] = []
-        comment = effects.comment
-        # ITR's own comments (e.g. "R&D fixed the defect") came from the tracker: no echo back.
-        if (
-            comment is not None
-            and comment.author.kind != ActorKind.SYSTEM
-            and comment.visibility == Visibility.PUBLIC
-        ):
-            author = (
-                "Customer" if comment.author.kind == ActorKind.CUSTOMER else comment.author.name
-            )
-            mirrors.append(
-                MirrorCommentInput(
-                    defect_key=status.defect_key,
-                    issue_id=status.issue_id,
-                    marker=f"comment:{comment.comment_id}",
-                    author=author,
-                    body=comment.body,
-                )
-            )
-        for event in effects.events:
-            if event.kind == EventKind.SEVERITY_CHANGED:
-                mirrors.append(
-                    MirrorCommentInput(
-                        defect_key=status.defect_key,
-                        issue_id=status.issue_id,
-                        marker=f"severity:{event.event_id}",
-                        author="ITR",
-                        body=f"Customer impact changed: severity {event.data.get('from')} -> "
-                        f"{event.data.get('to')} ({event.data.get('reason')}).",
-                    )
-                )
-            if event.kind == EventKind.CLOSED:
-                outcome = status.closure_outcome.value if status.closure_outcome else "closed"
-                mirrors.append(
-                    MirrorCommentInput(
-                        defect_key=status.defect_key,
-                        issue_id=status.issue_id,
-                        marker=f"closed:{event.event_id}",
-                        author="ITR",
-                        body=f"The customer issue is closed (outcome: {outcome}).",
-                    )
-                )
-        if mirrors and workflow.patched(MIRROR_PATCH):
-            for mirror in mirrors:
+        """Start telling R&D what the domain says it should hear of this step."""
+        mirrors = self._case.tracker_mirrors(effects)
+        if mirrors.comments and workflow.patched(MIRROR_PATCH):
+            for mirror in mirrors.comments:
                 self._start_mirror(mirror)
-        impact = self._impact_update(effects)
-        if impact is not None and workflow.patched(IMPACT_PATCH):
-            self._start_mirror(impact)
-
-    def _impact_update(self, effects: Effects) -> MirrorCommentInput | None:
-        """An engineer linked this issue to an existing defect: tell R&D another customer is
-        affected, once per linking (the marker is the issue id). Links our own create_defect
-        made (the system actor) are the defect's first issue, so they say nothing. The
-        activity adds the count of linked issues; no customer names leave ITR."""
-        status = self._case.status
-        for event in effects.events:
-            if (
-                event.kind == EventKind.DEFECT_LINKED
-                and event.actor.kind != ActorKind.SYSTEM
-                and status.defect_key is not None
-            ):
-                return MirrorCommentInput(
-                    defect_key=status.defect_key,
-                    issue_id=status.issue_id,
-                    marker=f"linked:{status.issue_id}",
-                    author="ITR",
-                    body="Another customer is affected.",
-                    impact_severity=status.severity,
-                )
-        return None
+        if mirrors.impact is not None and workflow.patched(IMPACT_PATCH):
+            self._start_mirror(mirrors.impact)
 
     def _start_mirror(self, mirror: MirrorCommentInput) -> None:
         self._unmirrored[mirror.marker] = mirror
