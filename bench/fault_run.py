@@ -60,6 +60,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -97,9 +98,11 @@ CUSTOMER_TOKEN_ID = (
 POLICY_PATH = "/sla/policies/premium/2"  # the demo customer's contract level, NEW_ISSUE's severity
 WEBHOOK = "/tracker/jira/webhook"
 WEBHOOK_SECRET = "fault-run-webhook-secret"
+LOST_CREATES = 2  # defect creations Jira applies without answering, after its outage
 JIRA_PROJECT = "RND"
 
 HTTP_TIMEOUT = 45.0  # above the API's own 30 s wait for an update, so the API answers first
+POLL_EVERY = 1.5  # seconds between reads while a client waits for a state (a UI refreshing)
 RETRYABLE = frozenset({502, 503, 504})
 WORKER_READY_TIMEOUT = 60.0
 WORKER_STARTED = "worker started"  # worker.run_worker logs it just before polling
@@ -128,7 +131,10 @@ COUNTERS = {
     "sla_events_twice": "sla_warning/sla_breached recorded more than once for one issue, "
     "clock, cycle and threshold",
     "sla_events_late": "sla_warning/sla_breached recorded more than the tolerance after the "
-    "deadline in its data, not counting the planned worker and Temporal outages",
+    "deadline in its data, not counting the planned worker and Temporal outages (for a "
+    "killed worker: until the issue's task left the dead worker's sticky queue)",
+    "workflow_task_errors": "workflow tasks failed for non-determinism or an unhandled error in "
+    "the workflow code (a replay after a kill that does not match is a defect)",
     "lifecycles_failed": "lifecycles the client could not drive to closure (the reason is shown)",
 }
 
@@ -412,7 +418,7 @@ class Driver:
                     f"{issue_id} never reached {what} (state {body['state']}, "
                     f"defect {body.get('defect_key')})"
                 )
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(POLL_EVERY)
 
     async def command(
         self,
@@ -729,16 +735,19 @@ async def chaos(stack: Stack, faults: Sequence[PlannedFault], started: float) ->
                 continue
             await at(fault)
             when, began = moment(), time.time()
-            # The first defect creations are applied and their answers lost; then 503 to all.
-            stack.jira.faults.accept_then_drop_next(2, method="POST", path=r"/rest/api/2/issue$")
             stack.jira.faults.fail_next(10**9, 503)
             await asyncio.sleep(fault.pause)
             stack.jira.faults.clear()
+            # Coming back, Jira applies the next defect creations but their answers are lost:
+            # the retry must find each defect by its label instead of creating another.
+            stack.jira.faults.accept_then_drop_next(
+                LOST_CREATES, method="POST", path=r"/rest/api/2/issue$"
+            )
             stack.outages.append(Outage("tracker", began, time.time()))
-            hits = Counter(r.fault for r in list(stack.jira.requests) if r.fault is not None)
+            refused = sum(1 for r in list(stack.jira.requests) if r.fault == "fail")
             stack.log.append(
-                f"{when} Jira down for {fault.pause:.0f}s: {hits['fail']} requests answered "
-                f"503, {hits['drop']} defect creations applied and their answers lost"
+                f"{when} Jira down for {fault.pause:.0f}s ({refused} requests answered 503), "
+                f"then its next {LOST_CREATES} defect creations applied with the answer lost"
             )
 
     await asyncio.gather(processes(), tracker())
@@ -796,6 +805,69 @@ async def settle(client: Client, issue_ids: Sequence[str], within: float) -> lis
     return running
 
 
+# Workflow task failures that point at our code (replay after a kill, or a bug), not at
+# the run's faults (the others are routine: an update arriving while a task completes).
+CODE_FAILURES = frozenset(
+    {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+    }
+)
+
+
+async def workflow_tasks(
+    client: Client, issue_ids: Sequence[str], findings: Findings
+) -> tuple[list[float], dict[str, list[tuple[float, float]]]]:
+    """How long workflow tasks waited for the worker (seconds, scheduled to started), and
+    what the histories say about failed and timed-out workflow tasks.
+
+    Also returns, per issue, the spans its workflow tasks sat on a sticky queue until they
+    timed out (scheduled, timed out): after a SIGKILL the server keeps routing an issue's
+    tasks to the dead worker's queue until that timeout (10 s by default) moves them on.
+    """
+    waits: list[float] = []
+    sticky: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    timeouts: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    for issue_id in issue_ids:
+        history = await client.get_workflow_handle(workflow_id_for(issue_id)).fetch_history()
+        scheduled: dict[int, float] = {}
+        for event in history.events:
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                scheduled[event.event_id] = event.event_time.ToDatetime(UTC).timestamp()
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                attributes = event.workflow_task_started_event_attributes
+                began = scheduled.get(attributes.scheduled_event_id)
+                if began is not None:
+                    waits.append(event.event_time.ToDatetime(UTC).timestamp() - began)
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timed_out = event.workflow_task_timed_out_event_attributes
+                timeout = timed_out.timeout_type
+                began = scheduled.get(timed_out.scheduled_event_id)
+                if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START and began is not None:
+                    ended = event.event_time.ToDatetime(UTC).timestamp()
+                    sticky[issue_id].append((began, ended))
+                timeouts[TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()] += 1
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed = event.workflow_task_failed_event_attributes
+                cause = WorkflowTaskFailedCause.Name(failed.cause)
+                failures[cause.removeprefix("WORKFLOW_TASK_FAILED_CAUSE_").lower()] += 1
+                if failed.cause in CODE_FAILURES:
+                    findings.add(
+                        "workflow_task_errors",
+                        f"{issue_id} event {event.event_id}: {cause}: "
+                        f"{failed.failure.message[:300]}",
+                    )
+    findings.info.append(
+        "workflow tasks timed out: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(timeouts.items())) or "none")
+        + "; failed: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(failures.items())) or "none")
+    )
+    return waits, sticky
+
+
 async def verify(
     stack: Stack, lives: Sequence[Lifecycle], args: argparse.Namespace
 ) -> tuple[Findings, dict[str, list[float]]]:
@@ -809,6 +881,7 @@ async def verify(
     findings.info.append(
         f"workflows still running after {args.settle:.0f}s of settling: {len(still_running)}"
     )
+    waits, sticky = await workflow_tasks(client, list(expected), findings)
 
     db = Database(stack.settings.database_url)
     try:
@@ -910,14 +983,25 @@ async def verify(
             linked = row_view.get(issue_id, ("", None))[1]
             if by_label[label] == 0 and linked not in keys:
                 findings.add("missing_defects", f"{issue_id}: no defect in Jira (row: {linked})")
+    dropped = sum(1 for r in list(stack.jira.requests) if r.fault == "drop")
     findings.info.append(
         f"defects in Jira: {len(jira_issues)} for {sum(1 for x in lives if x.plan.to_rnd)} "
-        "issues escalated to R&D"
+        f"issues escalated to R&D; {dropped} creations applied by Jira with the answer lost"
     )
 
     # SLA events: once per (issue, clock, cycle, threshold), on time.
-    lateness: dict[str, list[float]] = {"all": [], "excluding": []}
+    lateness: dict[str, list[float]] = {"all": [], "excluding": [], "waits": waits}
     planned = [o for o in stack.outages if o.what in ("worker", "temporal")]
+    kills = [o for o in planned if o.what == "worker"]
+
+    def stranded(issue_id: str) -> list[Outage]:
+        """The issue's tasks stranded on a killed worker's sticky queue, as outages."""
+        return [
+            Outage("sticky", began, ended)
+            for began, ended in sticky.get(issue_id, [])
+            if any(kill.start <= began <= kill.end for kill in kills)
+        ]
+
     fired: Counter[tuple[str, str, object, object]] = Counter()
     by_kind: Counter[str] = Counter()
     for issue_id, seq, kind, at, data in event_view:
@@ -931,7 +1015,7 @@ async def verify(
             continue
         recorded, due = epoch(at), epoch(due_at)
         late = recorded - due
-        excluding = late - overlap(due, recorded, planned)
+        excluding = late - overlap(due, recorded, [*planned, *stranded(issue_id)])
         lateness["all"].append(late)
         lateness["excluding"].append(excluding)
         if excluding > args.tolerance:
@@ -1009,7 +1093,10 @@ def report(
         "SLA lateness (recorded at - deadline in the event)",
         spread_line("including the planned outages", lateness["all"]),
         spread_line("excluding worker and Temporal outages", lateness["excluding"]),
+        "  (a killed worker's outage lasts, for each issue, until its tasks left the dead "
+        "worker's sticky queue)",
         f"  tolerance {args.tolerance:g} s past the deadline, outside the planned outages",
+        spread_line("workflow tasks waiting for the worker", lateness["waits"]),
         "",
     ]
     for name, count in findings.counts.items():
