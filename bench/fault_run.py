@@ -341,7 +341,7 @@ class Lifecycle:
 @dataclass
 class ClientStats:
     retries: Counter[str] = field(default_factory=Counter)  # by cause
-    answers: Counter[str] = field(default_factory=Counter)  # retried answers other than 503
+    answers: Counter[str] = field(default_factory=Counter)  # retried non-503 outcomes
     replayed_409: int = 0  # a retry answered 409 while the command had been applied
 
 
@@ -383,6 +383,7 @@ class Driver:
             except httpx.TransportError as error:
                 cause = type(error).__name__
                 wait = 1.0
+                self.stats.answers[f"{method} {_route(path)} {cause} (no answer)"] += 1
             else:
                 if response.status_code not in RETRYABLE:
                     return response, attempts
@@ -1087,7 +1088,7 @@ def report(
         "client retries (same Idempotency-Key): "
         + (", ".join(f"{c} {n}" for c, n in sorted(stats.retries.items())) or "none")
         + f"; retries answered 409 with the command already applied: {stats.replayed_409}",
-        *(f"  retried after {n}x {answer}" for answer, n in stats.answers.most_common(10)),
+        *(f"  {n}x {answer}" for answer, n in stats.answers.most_common(12)),
         *findings.info,
         "",
         "SLA lateness (recorded at - deadline in the event)",
