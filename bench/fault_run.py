@@ -818,16 +818,18 @@ CODE_FAILURES = frozenset(
 
 async def workflow_tasks(
     client: Client, issue_ids: Sequence[str], findings: Findings
-) -> tuple[list[float], dict[str, list[tuple[float, float]]]]:
+) -> tuple[list[float], dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
     """How long workflow tasks waited for the worker (seconds, scheduled to started), and
     what the histories say about failed and timed-out workflow tasks.
 
-    Also returns, per issue, the spans its workflow tasks sat on a sticky queue until they
+    Also returns, per issue, its workflow tasks (started, scheduled) and the spans its
+    workflow tasks sat on a sticky queue until they
     timed out (scheduled, timed out): after a SIGKILL the server keeps routing an issue's
     tasks to the dead worker's queue until that timeout (10 s by default) moves them on.
     """
     waits: list[float] = []
     sticky: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    tasks: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (started, scheduled)
     timeouts: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     for issue_id in issue_ids:
@@ -841,7 +843,9 @@ async def workflow_tasks(
                 attributes = event.workflow_task_started_event_attributes
                 began = scheduled.get(attributes.scheduled_event_id)
                 if began is not None:
-                    waits.append(event.event_time.ToDatetime(UTC).timestamp() - began)
+                    started = event.event_time.ToDatetime(UTC).timestamp()
+                    waits.append(started - began)
+                    tasks[issue_id].append((started, began))
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timed_out = event.workflow_task_timed_out_event_attributes
                 timeout = timed_out.timeout_type
@@ -866,7 +870,7 @@ async def workflow_tasks(
         + "; failed: "
         + (", ".join(f"{k} {n}" for k, n in sorted(failures.items())) or "none")
     )
-    return waits, sticky
+    return waits, sticky, tasks
 
 
 async def verify(
@@ -882,7 +886,7 @@ async def verify(
     findings.info.append(
         f"workflows still running after {args.settle:.0f}s of settling: {len(still_running)}"
     )
-    waits, sticky = await workflow_tasks(client, list(expected), findings)
+    waits, sticky, tasks = await workflow_tasks(client, list(expected), findings)
 
     db = Database(stack.settings.database_url)
     try:
@@ -1004,6 +1008,7 @@ async def verify(
         ]
 
     fired: Counter[tuple[str, str, object, object]] = Counter()
+    causes: Counter[str] = Counter()  # of late events: where the time went
     by_kind: Counter[str] = Counter()
     for issue_id, seq, kind, at, data in event_view:
         if kind not in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED):
@@ -1020,11 +1025,26 @@ async def verify(
         lateness["all"].append(late)
         lateness["excluding"].append(excluding)
         if excluding > args.tolerance:
+            # workflow.now() is the start of the task that recorded it: when was that task
+            # scheduled (by the timer, or by a command)? On time: it waited for the worker.
+            task = min(tasks.get(issue_id, []), key=lambda t: abs(t[0] - recorded), default=None)
+            where = "its workflow task not found"
+            if task is not None and abs(task[0] - recorded) < 0.01:
+                outages = [*planned, *stranded(issue_id)]
+                triggered = task[1] - due - overlap(due, task[1], outages)
+                cause = "waited for the worker" if triggered <= args.tolerance else "scheduled late"
+                causes[cause] += 1
+                where = (
+                    f"its task scheduled {task[1] - due:+.1f}s after the deadline, "
+                    f"started {task[0] - task[1]:.1f}s later"
+                )
+            else:
+                causes[where] += 1
             findings.add(
                 "sla_events_late",
                 f"{issue_id} seq {seq} {kind.value} {data.get('clock')} {data.get('percent')} %: "
                 f"due {datetime.fromtimestamp(due, UTC).time()}, recorded {late:.1f}s later "
-                f"({excluding:.1f}s outside the planned outages)",
+                f"({excluding:.1f}s outside the planned outages; {where})",
             )
     for (issue_id, clock, cycle, percent), count in fired.items():
         if count > 1:
@@ -1035,6 +1055,12 @@ async def verify(
     findings.info.append(
         f"defect updates ignored (seen again by the poll after the webhook): {ignored}"
     )
+    if causes:
+        findings.info.append(
+            "late SLA events by where the time went (their workflow task was scheduled within "
+            "the tolerance and started late, or was itself scheduled late): "
+            + ", ".join(f"{cause} {n}" for cause, n in causes.most_common())
+        )
     findings.info.append(
         "SLA events recorded: "
         + ", ".join(f"{kind} {count}" for kind, count in sorted(by_kind.items()))
