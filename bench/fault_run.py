@@ -132,7 +132,7 @@ COUNTERS = {
     "clock, cycle and threshold",
     "sla_events_late": "sla_warning/sla_breached recorded more than the tolerance after the "
     "deadline in its data, not counting the planned worker and Temporal outages (for a "
-    "killed worker: until the issue's task left the dead worker's sticky queue)",
+    "killed worker: until the issue's next task left the dead worker's sticky queue)",
     "workflow_task_errors": "workflow tasks failed for non-determinism or an unhandled error in "
     "the workflow code (a replay after a kill that does not match is a defect)",
     "lifecycles_failed": "lifecycles the client could not drive to closure (the reason is shown)",
@@ -175,6 +175,7 @@ class WorkerProcess:
         self.env, self.cwd, self.log = env, cwd, log
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.killed: set[int] = set()  # pids: the workers' identities are "<pid>@<host>"
 
     def _started_lines(self) -> int:
         try:
@@ -202,6 +203,7 @@ class WorkerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+            self.killed.add(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM (the worker drains), then SIGKILL if it hangs."""
@@ -817,15 +819,15 @@ CODE_FAILURES = frozenset(
 
 
 async def workflow_tasks(
-    client: Client, issue_ids: Sequence[str], findings: Findings
+    client: Client, issue_ids: Sequence[str], killed: set[int], findings: Findings
 ) -> tuple[list[float], dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
     """How long workflow tasks waited for the worker (seconds, scheduled to started), and
     what the histories say about failed and timed-out workflow tasks.
 
     Also returns, per issue, its workflow tasks (started, scheduled) and the spans its
-    workflow tasks sat on a sticky queue until they
-    timed out (scheduled, timed out): after a SIGKILL the server keeps routing an issue's
-    tasks to the dead worker's queue until that timeout (10 s by default) moves them on.
+    workflow tasks sat on a killed worker's sticky queue until they timed out (scheduled,
+    timed out): the server keeps routing an issue's next task to the queue of the worker
+    that ran it last, however long ago that worker died, until a 10 s timeout moves it on.
     """
     waits: list[float] = []
     sticky: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -835,10 +837,13 @@ async def workflow_tasks(
     for issue_id in issue_ids:
         history = await client.get_workflow_handle(workflow_id_for(issue_id)).fetch_history()
         scheduled: dict[int, float] = {}
+        queues: dict[int, str] = {}  # the task queue each workflow task was scheduled on
         for event in history.events:
             kind = event.event_type
             if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
                 scheduled[event.event_id] = event.event_time.ToDatetime(UTC).timestamp()
+                attributes_queue = event.workflow_task_scheduled_event_attributes.task_queue
+                queues[event.event_id] = attributes_queue.name
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 attributes = event.workflow_task_started_event_attributes
                 began = scheduled.get(attributes.scheduled_event_id)
@@ -850,7 +855,13 @@ async def workflow_tasks(
                 timed_out = event.workflow_task_timed_out_event_attributes
                 timeout = timed_out.timeout_type
                 began = scheduled.get(timed_out.scheduled_event_id)
-                if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START and began is not None:
+                owner = queues.get(timed_out.scheduled_event_id, "").partition("@")[0]
+                if (
+                    timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+                    and began is not None
+                    and owner.isdigit()
+                    and int(owner) in killed
+                ):
                     ended = event.event_time.ToDatetime(UTC).timestamp()
                     sticky[issue_id].append((began, ended))
                 timeouts[TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()] += 1
@@ -886,7 +897,8 @@ async def verify(
     findings.info.append(
         f"workflows still running after {args.settle:.0f}s of settling: {len(still_running)}"
     )
-    waits, sticky, tasks = await workflow_tasks(client, list(expected), findings)
+    killed = stack.worker.killed
+    waits, sticky, tasks = await workflow_tasks(client, list(expected), killed, findings)
 
     db = Database(stack.settings.database_url)
     try:
@@ -997,15 +1009,10 @@ async def verify(
     # SLA events: once per (issue, clock, cycle, threshold), on time.
     lateness: dict[str, list[float]] = {"all": [], "excluding": [], "waits": waits}
     planned = [o for o in stack.outages if o.what in ("worker", "temporal")]
-    kills = [o for o in planned if o.what == "worker"]
 
     def stranded(issue_id: str) -> list[Outage]:
         """The issue's tasks stranded on a killed worker's sticky queue, as outages."""
-        return [
-            Outage("sticky", began, ended)
-            for began, ended in sticky.get(issue_id, [])
-            if any(kill.start <= began <= kill.end for kill in kills)
-        ]
+        return [Outage("sticky", began, ended) for began, ended in sticky.get(issue_id, [])]
 
     fired: Counter[tuple[str, str, object, object]] = Counter()
     causes: Counter[str] = Counter()  # of late events: where the time went
@@ -1120,8 +1127,8 @@ def report(
         "SLA lateness (recorded at - deadline in the event)",
         spread_line("including the planned outages", lateness["all"]),
         spread_line("excluding worker and Temporal outages", lateness["excluding"]),
-        "  (a killed worker's outage lasts, for each issue, until its tasks left the dead "
-        "worker's sticky queue)",
+        "  (a killed worker's outage lasts, for each issue, until its next task left the "
+        "dead worker's sticky queue)",
         f"  tolerance {args.tolerance:g} s past the deadline, outside the planned outages",
         spread_line("workflow tasks waiting for the worker", lateness["waits"]),
         "",
