@@ -60,6 +60,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -97,9 +98,11 @@ CUSTOMER_TOKEN_ID = (
 POLICY_PATH = "/sla/policies/premium/2"  # the demo customer's contract level, NEW_ISSUE's severity
 WEBHOOK = "/tracker/jira/webhook"
 WEBHOOK_SECRET = "fault-run-webhook-secret"
+LOST_CREATES = 2  # defect creations Jira applies without answering, after its outage
 JIRA_PROJECT = "RND"
 
 HTTP_TIMEOUT = 45.0  # above the API's own 30 s wait for an update, so the API answers first
+POLL_EVERY = 1.5  # seconds between reads while a client waits for a state (a UI refreshing)
 RETRYABLE = frozenset({502, 503, 504})
 WORKER_READY_TIMEOUT = 60.0
 WORKER_STARTED = "worker started"  # worker.run_worker logs it just before polling
@@ -128,7 +131,10 @@ COUNTERS = {
     "sla_events_twice": "sla_warning/sla_breached recorded more than once for one issue, "
     "clock, cycle and threshold",
     "sla_events_late": "sla_warning/sla_breached recorded more than the tolerance after the "
-    "deadline in its data, not counting the planned worker and Temporal outages",
+    "deadline in its data, not counting the planned worker and Temporal outages (for a "
+    "killed worker: until the issue's next task left the dead worker's sticky queue)",
+    "workflow_task_errors": "workflow tasks failed for non-determinism or an unhandled error in "
+    "the workflow code (a replay after a kill that does not match is a defect)",
     "lifecycles_failed": "lifecycles the client could not drive to closure (the reason is shown)",
 }
 
@@ -169,6 +175,7 @@ class WorkerProcess:
         self.env, self.cwd, self.log = env, cwd, log
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.killed: set[int] = set()  # pids: the workers' identities are "<pid>@<host>"
 
     def _started_lines(self) -> int:
         try:
@@ -196,6 +203,7 @@ class WorkerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+            self.killed.add(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM (the worker drains), then SIGKILL if it hangs."""
@@ -335,7 +343,7 @@ class Lifecycle:
 @dataclass
 class ClientStats:
     retries: Counter[str] = field(default_factory=Counter)  # by cause
-    answers: Counter[str] = field(default_factory=Counter)  # retried answers other than 503
+    answers: Counter[str] = field(default_factory=Counter)  # retried non-503 outcomes
     replayed_409: int = 0  # a retry answered 409 while the command had been applied
 
 
@@ -377,6 +385,7 @@ class Driver:
             except httpx.TransportError as error:
                 cause = type(error).__name__
                 wait = 1.0
+                self.stats.answers[f"{method} {_route(path)} {cause} (no answer)"] += 1
             else:
                 if response.status_code not in RETRYABLE:
                     return response, attempts
@@ -412,7 +421,7 @@ class Driver:
                     f"{issue_id} never reached {what} (state {body['state']}, "
                     f"defect {body.get('defect_key')})"
                 )
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(POLL_EVERY)
 
     async def command(
         self,
@@ -729,16 +738,19 @@ async def chaos(stack: Stack, faults: Sequence[PlannedFault], started: float) ->
                 continue
             await at(fault)
             when, began = moment(), time.time()
-            # The first defect creations are applied and their answers lost; then 503 to all.
-            stack.jira.faults.accept_then_drop_next(2, method="POST", path=r"/rest/api/2/issue$")
             stack.jira.faults.fail_next(10**9, 503)
             await asyncio.sleep(fault.pause)
             stack.jira.faults.clear()
+            # Coming back, Jira applies the next defect creations but their answers are lost:
+            # the retry must find each defect by its label instead of creating another.
+            stack.jira.faults.accept_then_drop_next(
+                LOST_CREATES, method="POST", path=r"/rest/api/2/issue$"
+            )
             stack.outages.append(Outage("tracker", began, time.time()))
-            hits = Counter(r.fault for r in list(stack.jira.requests) if r.fault is not None)
+            refused = sum(1 for r in list(stack.jira.requests) if r.fault == "fail")
             stack.log.append(
-                f"{when} Jira down for {fault.pause:.0f}s: {hits['fail']} requests answered "
-                f"503, {hits['drop']} defect creations applied and their answers lost"
+                f"{when} Jira down for {fault.pause:.0f}s ({refused} requests answered 503), "
+                f"then its next {LOST_CREATES} defect creations applied with the answer lost"
             )
 
     await asyncio.gather(processes(), tracker())
@@ -796,6 +808,82 @@ async def settle(client: Client, issue_ids: Sequence[str], within: float) -> lis
     return running
 
 
+# Workflow task failures that point at our code (replay after a kill, or a bug), not at
+# the run's faults (the others are routine: an update arriving while a task completes).
+CODE_FAILURES = frozenset(
+    {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+    }
+)
+
+
+async def workflow_tasks(
+    client: Client, issue_ids: Sequence[str], killed: set[int], findings: Findings
+) -> tuple[list[float], dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
+    """How long workflow tasks waited for the worker (seconds, scheduled to started), and
+    what the histories say about failed and timed-out workflow tasks.
+
+    Also returns, per issue, its workflow tasks (started, scheduled) and the spans its
+    workflow tasks sat on a killed worker's sticky queue until they timed out (scheduled,
+    timed out): the server keeps routing an issue's next task to the queue of the worker
+    that ran it last, however long ago that worker died, until a 10 s timeout moves it on.
+    """
+    waits: list[float] = []
+    sticky: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    tasks: dict[str, list[tuple[float, float]]] = defaultdict(list)  # (started, scheduled)
+    timeouts: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    for issue_id in issue_ids:
+        history = await client.get_workflow_handle(workflow_id_for(issue_id)).fetch_history()
+        scheduled: dict[int, float] = {}
+        queues: dict[int, str] = {}  # the task queue each workflow task was scheduled on
+        for event in history.events:
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                scheduled[event.event_id] = event.event_time.ToDatetime(UTC).timestamp()
+                attributes_queue = event.workflow_task_scheduled_event_attributes.task_queue
+                queues[event.event_id] = attributes_queue.name
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                attributes = event.workflow_task_started_event_attributes
+                began = scheduled.get(attributes.scheduled_event_id)
+                if began is not None:
+                    started = event.event_time.ToDatetime(UTC).timestamp()
+                    waits.append(started - began)
+                    tasks[issue_id].append((started, began))
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timed_out = event.workflow_task_timed_out_event_attributes
+                timeout = timed_out.timeout_type
+                began = scheduled.get(timed_out.scheduled_event_id)
+                owner = queues.get(timed_out.scheduled_event_id, "").partition("@")[0]
+                if (
+                    timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+                    and began is not None
+                    and owner.isdigit()
+                    and int(owner) in killed
+                ):
+                    ended = event.event_time.ToDatetime(UTC).timestamp()
+                    sticky[issue_id].append((began, ended))
+                timeouts[TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()] += 1
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed = event.workflow_task_failed_event_attributes
+                cause = WorkflowTaskFailedCause.Name(failed.cause)
+                failures[cause.removeprefix("WORKFLOW_TASK_FAILED_CAUSE_").lower()] += 1
+                if failed.cause in CODE_FAILURES:
+                    findings.add(
+                        "workflow_task_errors",
+                        f"{issue_id} event {event.event_id}: {cause}: "
+                        f"{failed.failure.message[:300]}",
+                    )
+    findings.info.append(
+        "workflow tasks timed out: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(timeouts.items())) or "none")
+        + "; failed: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(failures.items())) or "none")
+    )
+    return waits, sticky, tasks
+
+
 async def verify(
     stack: Stack, lives: Sequence[Lifecycle], args: argparse.Namespace
 ) -> tuple[Findings, dict[str, list[float]]]:
@@ -809,6 +897,8 @@ async def verify(
     findings.info.append(
         f"workflows still running after {args.settle:.0f}s of settling: {len(still_running)}"
     )
+    killed = stack.worker.killed
+    waits, sticky, tasks = await workflow_tasks(client, list(expected), killed, findings)
 
     db = Database(stack.settings.database_url)
     try:
@@ -910,15 +1000,22 @@ async def verify(
             linked = row_view.get(issue_id, ("", None))[1]
             if by_label[label] == 0 and linked not in keys:
                 findings.add("missing_defects", f"{issue_id}: no defect in Jira (row: {linked})")
+    dropped = sum(1 for r in list(stack.jira.requests) if r.fault == "drop")
     findings.info.append(
         f"defects in Jira: {len(jira_issues)} for {sum(1 for x in lives if x.plan.to_rnd)} "
-        "issues escalated to R&D"
+        f"issues escalated to R&D; {dropped} creations applied by Jira with the answer lost"
     )
 
     # SLA events: once per (issue, clock, cycle, threshold), on time.
-    lateness: dict[str, list[float]] = {"all": [], "excluding": []}
+    lateness: dict[str, list[float]] = {"all": [], "excluding": [], "waits": waits}
     planned = [o for o in stack.outages if o.what in ("worker", "temporal")]
+
+    def stranded(issue_id: str) -> list[Outage]:
+        """The issue's tasks stranded on a killed worker's sticky queue, as outages."""
+        return [Outage("sticky", began, ended) for began, ended in sticky.get(issue_id, [])]
+
     fired: Counter[tuple[str, str, object, object]] = Counter()
+    causes: Counter[str] = Counter()  # of late events: where the time went
     by_kind: Counter[str] = Counter()
     for issue_id, seq, kind, at, data in event_view:
         if kind not in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED):
@@ -931,15 +1028,30 @@ async def verify(
             continue
         recorded, due = epoch(at), epoch(due_at)
         late = recorded - due
-        excluding = late - overlap(due, recorded, planned)
+        excluding = late - overlap(due, recorded, [*planned, *stranded(issue_id)])
         lateness["all"].append(late)
         lateness["excluding"].append(excluding)
         if excluding > args.tolerance:
+            # workflow.now() is the start of the task that recorded it: when was that task
+            # scheduled (by the timer, or by a command)? On time: it waited for the worker.
+            task = min(tasks.get(issue_id, []), key=lambda t: abs(t[0] - recorded), default=None)
+            where = "its workflow task not found"
+            if task is not None and abs(task[0] - recorded) < 0.01:
+                outages = [*planned, *stranded(issue_id)]
+                triggered = task[1] - due - overlap(due, task[1], outages)
+                cause = "waited for the worker" if triggered <= args.tolerance else "scheduled late"
+                causes[cause] += 1
+                where = (
+                    f"its task scheduled {task[1] - due:+.1f}s after the deadline, "
+                    f"started {task[0] - task[1]:.1f}s later"
+                )
+            else:
+                causes[where] += 1
             findings.add(
                 "sla_events_late",
                 f"{issue_id} seq {seq} {kind.value} {data.get('clock')} {data.get('percent')} %: "
                 f"due {datetime.fromtimestamp(due, UTC).time()}, recorded {late:.1f}s later "
-                f"({excluding:.1f}s outside the planned outages)",
+                f"({excluding:.1f}s outside the planned outages; {where})",
             )
     for (issue_id, clock, cycle, percent), count in fired.items():
         if count > 1:
@@ -950,6 +1062,12 @@ async def verify(
     findings.info.append(
         f"defect updates ignored (seen again by the poll after the webhook): {ignored}"
     )
+    if causes:
+        findings.info.append(
+            "late SLA events by where the time went (their workflow task was scheduled within "
+            "the tolerance and started late, or was itself scheduled late): "
+            + ", ".join(f"{cause} {n}" for cause, n in causes.most_common())
+        )
     findings.info.append(
         "SLA events recorded: "
         + ", ".join(f"{kind} {count}" for kind, count in sorted(by_kind.items()))
@@ -1003,13 +1121,16 @@ def report(
         "client retries (same Idempotency-Key): "
         + (", ".join(f"{c} {n}" for c, n in sorted(stats.retries.items())) or "none")
         + f"; retries answered 409 with the command already applied: {stats.replayed_409}",
-        *(f"  retried after {n}x {answer}" for answer, n in stats.answers.most_common(10)),
+        *(f"  {n}x {answer}" for answer, n in stats.answers.most_common(12)),
         *findings.info,
         "",
         "SLA lateness (recorded at - deadline in the event)",
         spread_line("including the planned outages", lateness["all"]),
         spread_line("excluding worker and Temporal outages", lateness["excluding"]),
+        "  (a killed worker's outage lasts, for each issue, until its next task left the "
+        "dead worker's sticky queue)",
         f"  tolerance {args.tolerance:g} s past the deadline, outside the planned outages",
+        spread_line("workflow tasks waiting for the worker", lateness["waits"]),
         "",
     ]
     for name, count in findings.counts.items():

@@ -79,6 +79,10 @@ def test_a_small_fault_run_loses_and_duplicates_nothing() -> None:
             "0.7",
             "--seed",
             "5",
+            # Lateness depends on the machine's load; here only a gross delay (a lost timer,
+            # a clock blocked for minutes) may fail the smoke test.
+            "--tolerance",
+            "60",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
