@@ -186,11 +186,16 @@ class TemporalGateway:
 
 
 def _rpc_problem(exc: RPCError) -> Problem:
+    """Temporal could not take the request now: down, restarting, overloaded, or the issue's
+    workflow task failing until a worker (or a fixed build) runs it again. Each passes, and a
+    retry with the same Idempotency-Key is safe, so it is a 503 with Retry-After, never a
+    5xx the client cannot act on."""
     if exc.status in (
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,
         RPCStatusCode.RESOURCE_EXHAUSTED,
         RPCStatusCode.CANCELLED,
+        RPCStatusCode.UNKNOWN,
     ):
         return unavailable(f"Temporal is unreachable: {exc.message}")
-    return Problem(502, "Bad Gateway", f"Temporal refused the request: {exc.message}")
+    return unavailable(f"Temporal cannot take the request now: {exc.message}")

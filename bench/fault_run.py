@@ -64,7 +64,6 @@ from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCa
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from activities.read_model import workflow_id_for
 from api.services.issues import issue_id_for
 from bench.lifecycle import (
     CUSTOMER,
@@ -78,17 +77,20 @@ from bench.lifecycle import (
     run_benchmark,
     tail,
 )
-from cli import DevServer, exit_hard, seed_database
 from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.models import CommentRow, EventRow, IssueRow
 from db.session import Database
+from devstack.demo import seed_database
+from devstack.temporal import DevServer
 from domain.enums import EventKind
+from domain.ids import workflow_id_for
 from integrations.jira import load_jira_config
 from integrations.tracker.markers import find_marker
 from integrations.tracker.port import dedupe_key_for
+from itr_cli.logs import exit_hard
 from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
-from worker import connect_temporal
+from temporal_client import connect_temporal
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 MANAGER = {"Authorization": "Bearer demo-manager-nina"}
@@ -156,16 +158,6 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-class TiedDevServer(DevServer):
-    """The `itr dev` dev server, started through the shim instead of a preexec_fn."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(die_with_parent=False, **kwargs)
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-c", DIE_WITH_PARENT, *super().command()]
 
 
 class WorkerProcess:
@@ -589,7 +581,7 @@ class Stack:
     settings: Settings
     directory: Path
     env: dict[str, str]
-    server: TiedDevServer
+    server: DevServer
     worker: WorkerProcess
     api: "subprocess.Popen[bytes]"
     jira: JiraTestServer
@@ -650,7 +642,8 @@ async def running_stack(args: argparse.Namespace, directory: Path) -> AsyncItera
             "ITR_REOPEN_WINDOW": f"PT{args.reopen_window:g}S",
             "ITR_LOG_LEVEL": "INFO",
         }
-        server = TiedDevServer(
+        # The dev server goes down with this process (devstack's launcher), like `itr dev`'s.
+        server = DevServer(
             db_file=directory / "temporal.db",
             port=int(settings.temporal_address.rpartition(":")[2]),
             log_file=directory / "temporal.log",
@@ -659,11 +652,9 @@ async def running_stack(args: argparse.Namespace, directory: Path) -> AsyncItera
         api: subprocess.Popen[bytes] | None = None
         worker = WorkerProcess(env, directory, directory / "worker.log")
         try:
-            server.start()
+            await server.start()
             await upgrade_to_head(database_url)
             await seed_database(database_url)
-            client = await server.wait_ready()
-            await server.ensure_search_attributes(client)
             api = spawn([sys.executable, "-m", "cli", "api"], env, directory, directory / "api.log")
             await worker.start()
             async with httpx.AsyncClient(
@@ -674,7 +665,7 @@ async def running_stack(args: argparse.Namespace, directory: Path) -> AsyncItera
         finally:
             worker.stop()
             stop_child(api)
-            server.stop()
+            await server.stop()
             jira.stop()
 
 
@@ -723,9 +714,8 @@ async def chaos(stack: Stack, faults: Sequence[PlannedFault], started: float) ->
                     f"polling {time.time() - began:.1f}s after the kill"
                 )
             else:
-                stack.server.stop()
-                stack.server.start()
-                await stack.server.wait_ready()
+                await stack.server.stop()
+                await stack.server.start()
                 stack.outages.append(Outage("temporal", began, time.time()))
                 stack.log.append(
                     f"{when} Temporal dev server restarted (same database file), "

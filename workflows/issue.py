@@ -65,6 +65,11 @@ with workflow.unsafe.imports_passed_through():
 
 COMMAND_REJECTED = "CommandRejected"
 READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+# A read-model call takes milliseconds (a database busy beyond its 5 s lock wait fails and
+# retries). The timeout is what a worker killed mid-call costs: the call is only retried
+# when it expires, and intake (or the command) holds the issue until then, clocks included.
+# Timeouts are not part of replay: changing them needs no patch.
+READ_MODEL_TIMEOUT = timedelta(seconds=10)
 NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 # Starts at a few seconds: Jira's search index lags, and the retry finds a created defect by label.
 TRACKER_RETRY = RetryPolicy(
@@ -459,7 +464,7 @@ class IssueWorkflow:
                 product_id=intake.product_id,
                 on=workflow.now().date(),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
         policy = await self._resolve_policy(intake.severity, entitlement.level)
@@ -497,7 +502,7 @@ class IssueWorkflow:
             product = await workflow.execute_activity_method(
                 ReadModelActivities.product_info,
                 ProductQuery(product_id=status.product_id),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=READ_MODEL_TIMEOUT,
                 retry_policy=READ_MODEL_RETRY,
             )
             link = await workflow.execute_activity_method(
@@ -541,7 +546,7 @@ class IssueWorkflow:
                 severity=severity,
                 on=status.created_at.date(),
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
         return answer.policy
@@ -583,7 +588,7 @@ class IssueWorkflow:
                 product_id=self._case.status.product_id,
                 tier=tier,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
         return answer.owner
@@ -600,7 +605,7 @@ class IssueWorkflow:
                     comment=effects.comment,
                     intake=self._input.intake if created else None,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=READ_MODEL_TIMEOUT,
                 retry_policy=READ_MODEL_RETRY,
             )
         self._upsert_search_attributes()
