@@ -4,7 +4,8 @@ Admins write, staff read, customers and integrations are refused. PUT is an upse
 when it created, 200 when it replaced) validated by the domain models themselves, so the
 API refuses exactly what the SLA engine could not compute with, and every 422 names the
 offending field (`body.weekly.0.1`, `body.timezone`, `body.tier_budgets`, ...). The path
-names the calendar or policy; the body may repeat it but must then agree.
+names the calendar or policy; the body may repeat it but must then agree. The rules live in
+`api.services.sla_admin` (policies as data) and `api.services.sla` (running issues).
 """
 
 from datetime import UTC, datetime
