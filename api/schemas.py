@@ -22,6 +22,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from api.errors import Problem
+from domain.calendar import BusinessCalendar
 from domain.enums import (
     Category,
     Channel,
@@ -37,7 +38,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
-from domain.sla import BreachAction, ClockView
+from domain.sla import BreachAction, ClockView, SlaOverrides, SlaPolicy
 
 # --- what every piece of text and every number must be --------------------------------------
 
@@ -571,3 +572,34 @@ class TrackerSyncErrorOut(BaseModel):
     owner_name: str | None = None
     tracker_sync_error: str
     updated_at: datetime
+
+
+# --- SLA policies as data ----------------------------------------------------------------------
+
+
+class CalendarRead(BaseModel):
+    calendar: BusinessCalendar
+    updated_at: datetime
+
+
+class PolicyRead(BaseModel):
+    policy: SlaPolicy
+    version: int
+    updated_at: datetime
+
+
+class PolicyKey(BaseModel):
+    contract_level: ContractLevel
+    severity: Severity
+
+
+class PolicyCheck(BaseModel):
+    """Whether every contract level x severity has a policy, and which do not."""
+
+    complete: bool
+    missing: list[PolicyKey]
+
+
+class ContractOverridesRead(BaseModel):
+    contract_id: str
+    overrides: SlaOverrides | None

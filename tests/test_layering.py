@@ -74,6 +74,54 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
     assert imported_modules(source) == [(2, "worker"), (3, "activities.x")]
 
 
+ROUTE_FORBIDDEN = ("db", "sqlalchemy")
+"""What a route module must not import: it reaches data only through `api.services`."""
+
+TRANSACTION_CALLS = frozenset({"commit", "rollback", "flush"})
+"""Calls that end or force a transaction: services own the session, never a route."""
+
+
+def transaction_calls(source: Path) -> list[tuple[int, str]]:
+    """(line, name) of every `<anything>.commit()`, `.rollback()` or `.flush()` in `source`."""
+    return [
+        (node.lineno, node.func.attr)
+        for node in ast.walk(ast.parse(source.read_text(), filename=str(source)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in TRANSACTION_CALLS
+    ]
+
+
+def test_every_route_goes_through_a_service_that_owns_the_transaction() -> None:
+    """Route -> service -> repository: a route parses, authorises and calls a service; it
+    neither imports the database layer nor commits, so each rule lives in one place."""
+    routes = sorted((ROOT / "api" / "routes").glob("*.py"))
+    assert len(routes) > 1
+    found = [
+        f"{source.relative_to(ROOT)}:{line} imports {module}"
+        for source in routes
+        for line, module in imported_modules(source)
+        if module.split(".")[0] in ROUTE_FORBIDDEN
+    ] + [
+        f"{source.relative_to(ROOT)}:{line} calls .{name}()"
+        for source in routes
+        for line, name in transaction_calls(source)
+    ]
+    assert found == []
+
+
+def test_the_route_check_sees_a_commit_and_a_repository_import(tmp_path: Path) -> None:
+    source = tmp_path / "route.py"
+    source.write_text(
+        "from db.repositories import reference as repo\n"
+        "async def create(session):\n"
+        "    await repo.create(session)\n"
+        "    await session.commit()\n"
+    )
+    assert imported_modules(source) == [(1, "db.repositories")]
+    assert transaction_calls(source) == [(4, "commit")]
+
+
 def test_the_shared_names_are_the_ones_the_issue_workflow_declares() -> None:
     """The API and the activities signal by these strings; a renamed handler fails here."""
     definition = workflow._Definition.must_from_class(IssueWorkflow)

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import CUSTOMER_SIDE, EVERYONE, STAFF, Principal
 from api.deps import IdempotencyKey, PrincipalDep, SessionDep, StateDep, TemporalDep
-from api.errors import invalid
 from api.schemas import (
     AcknowledgeBody,
     AssignBody,
@@ -32,7 +31,6 @@ from api.schemas import (
 )
 from api.services import issues as service
 from api.services import sla as sla_service
-from db.repositories import issues as issue_repo
 from domain.enums import IssueState, Role, Severity, Tier
 from domain.models import (
     AcknowledgeCommand,
@@ -95,20 +93,18 @@ async def list_issues(
     product_id: str | None = None,
     breached: bool | None = None,
     sla: Annotated[
-        issue_repo.SlaFilter | None,
+        service.SlaFilter | None,
         Query(description="at_risk: a warning fired, not breached; breached; paused"),
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
-    sort: issue_repo.IssueSort = issue_repo.IssueSort.CREATED_DESC,
+    sort: service.IssueSort = service.IssueSort.CREATED_DESC,
     cursor: Annotated[
-        str | None, Query(max_length=issue_repo.MAX_CURSOR_LENGTH, description="next_cursor")
+        str | None, Query(max_length=service.MAX_CURSOR_LENGTH, description="next_cursor")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> IssuePage:
     """Filter, sort and page through issues (customers see only their organisation's)."""
-    if principal.role == Role.CUSTOMER:
-        organisation_id = principal.organisation_id
-    filters = issue_repo.IssueFilters(
+    filters = service.IssueFilters(
         states=tuple(state or ()),
         severities=tuple(severity or ()),
         tier=tier,
@@ -119,13 +115,7 @@ async def list_issues(
         sla=sla,
         text=q,
     )
-    try:
-        rows, next_cursor = await issue_repo.list_issues(session, filters, sort, cursor, limit)
-    except issue_repo.InvalidCursor as exc:
-        raise invalid("query.cursor", str(exc)) from None
-    return IssuePage(
-        items=[service.issue_view(r, principal) for r in rows], next_cursor=next_cursor
-    )
+    return await service.list_issues(session, principal, filters, sort, cursor, limit)
 
 
 @router.get("/{issue_id}", response_model=IssueDetail)

@@ -2,20 +2,15 @@
 
 Everyone authenticated may read products (a portal needs them to open an issue); staff read
 the rest; only admins write. Creating an id that exists is a 409, never an overwrite, also
-when two admins create it at the same moment (the database's constraint decides).
+when two admins create it at the same moment (`api.services.reference` holds the rules).
 """
 
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy.exc import IntegrityError
 
 from api.auth import EVERYONE, STAFF
 from api.deps import PrincipalDep, SessionDep
-from api.errors import conflict, invalid, not_found
 from api.schemas import (
     ContractCreate,
     ContractRead,
@@ -31,24 +26,18 @@ from api.schemas import (
     TokenCreated,
     refuse_control_characters,
 )
-from db.repositories import reference as repo
+from api.services import reference as service
 from domain.enums import Role, Tier
 
 router = APIRouter(tags=["reference data"], dependencies=[Depends(refuse_control_characters)])
 ADMIN = frozenset({Role.ADMIN})
-STAFF_AND_INTEGRATION = STAFF | {Role.INTEGRATION}
 
 
 @router.get("/organisations", response_model=list[OrganisationRead])
 async def list_organisations(
     principal: PrincipalDep, session: SessionDep
 ) -> list[OrganisationRead]:
-    if principal.role == Role.CUSTOMER:
-        assert principal.organisation_id is not None
-        own = await repo.get_organisation(session, principal.organisation_id)
-        return [OrganisationRead.model_validate(own)] if own else []
-    principal.require(STAFF_AND_INTEGRATION, "list organisations")
-    return [OrganisationRead.model_validate(o) for o in await repo.list_organisations(session)]
+    return await service.list_organisations(session, principal)
 
 
 @router.post("/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationRead)
@@ -56,24 +45,15 @@ async def create_organisation(
     body: OrganisationCreate, principal: PrincipalDep, session: SessionDep
 ) -> OrganisationRead:
     principal.require(ADMIN, "create organisations")
-    if await repo.get_organisation(session, body.id) is not None:
-        raise conflict(f"organisation '{body.id}' already exists")
-    async with _writing(session, f"organisation '{body.id}'"):
-        row = await repo.create_organisation(session, body.id, body.name)
-    return OrganisationRead.model_validate(row)
+    return await service.create_organisation(session, body)
 
 
 @router.get("/organisations/{organisation_id}/contracts", response_model=list[ContractRead])
 async def list_contracts(
     organisation_id: str, principal: PrincipalDep, session: SessionDep
 ) -> list[ContractRead]:
-    if not principal.can_see_organisation(organisation_id):
-        raise not_found(f"organisation {organisation_id}")
     principal.require(EVERYONE, "list contracts")
-    if await repo.get_organisation(session, organisation_id) is None:
-        raise not_found(f"organisation {organisation_id}")
-    rows = await repo.list_contracts(session, organisation_id)
-    return [ContractRead.model_validate(c) for c in rows]
+    return await service.list_contracts(session, principal, organisation_id)
 
 
 @router.post(
@@ -85,22 +65,12 @@ async def create_contract(
     organisation_id: str, body: ContractCreate, principal: PrincipalDep, session: SessionDep
 ) -> ContractRead:
     principal.require(ADMIN, "create contracts")
-    if await repo.get_organisation(session, organisation_id) is None:
-        raise not_found(f"organisation {organisation_id}")
-    if body.warranty_end < body.starts_on:
-        raise invalid("body.warranty_end", "must not be before starts_on")
-    if await repo.get_contract(session, body.id) is not None:
-        raise conflict(f"contract '{body.id}' already exists")
-    async with _writing(session, f"contract '{body.id}'"):
-        row = await repo.create_contract(
-            session, body.id, organisation_id, body.level, body.starts_on, body.warranty_end
-        )
-    return ContractRead.model_validate(row)
+    return await service.create_contract(session, organisation_id, body)
 
 
 @router.get("/products", response_model=list[ProductRead])
 async def list_products(principal: PrincipalDep, session: SessionDep) -> list[ProductRead]:
-    return [ProductRead.model_validate(p) for p in await repo.list_products(session)]
+    return await service.list_products(session)
 
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
@@ -108,11 +78,7 @@ async def create_product(
     body: ProductCreate, principal: PrincipalDep, session: SessionDep
 ) -> ProductRead:
     principal.require(ADMIN, "create products")
-    if await repo.get_product(session, body.id) is not None:
-        raise conflict(f"product '{body.id}' already exists")
-    async with _writing(session, f"product '{body.id}'"):
-        row = await repo.create_product(session, body.id, body.name, body.current_version)
-    return ProductRead.model_validate(row)
+    return await service.create_product(session, body)
 
 
 @router.get("/teams", response_model=list[TeamRead])
@@ -120,37 +86,13 @@ async def list_teams(
     principal: PrincipalDep, session: SessionDep, tier: Tier | None = None
 ) -> list[TeamRead]:
     principal.require(STAFF, "list teams")
-    return [
-        TeamRead(
-            id=t.id,
-            name=t.name,
-            tier=t.tier,
-            manager_id=t.manager_id,
-            product_ids=await repo.team_product_ids(session, t.id),
-        )
-        for t in await repo.list_teams(session, tier)
-    ]
+    return await service.list_teams(session, tier)
 
 
 @router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=TeamRead)
 async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> TeamRead:
     principal.require(ADMIN, "create teams")
-    if await repo.get_team(session, body.id) is not None:
-        raise conflict(f"team '{body.id}' already exists")
-    for index, product_id in enumerate(body.product_ids):
-        if product_id in body.product_ids[:index]:
-            raise invalid(f"body.product_ids.{index}", f"product '{product_id}' is listed twice")
-        if await repo.get_product(session, product_id) is None:
-            raise invalid(f"body.product_ids.{index}", f"unknown product '{product_id}'")
-    async with _writing(session, f"team '{body.id}'"):
-        await repo.create_team(session, body.id, body.name, body.tier, body.product_ids)
-    return TeamRead(
-        id=body.id,
-        name=body.name,
-        tier=body.tier,
-        manager_id=None,
-        product_ids=sorted(body.product_ids),
-    )
+    return await service.create_team(session, body)
 
 
 @router.get("/engineers", response_model=list[EngineerRead])
@@ -162,8 +104,7 @@ async def list_engineers(
     active_only: Annotated[bool, Query()] = True,
 ) -> list[EngineerRead]:
     principal.require(STAFF, "list engineers")
-    rows = await repo.list_engineers(session, team_id, tier, active_only)
-    return [EngineerRead.model_validate(e) for e in rows]
+    return await service.list_engineers(session, team_id, tier, active_only)
 
 
 @router.post("/engineers", status_code=status.HTTP_201_CREATED, response_model=EngineerRead)
@@ -171,18 +112,7 @@ async def create_engineer(
     body: EngineerCreate, principal: PrincipalDep, session: SessionDep
 ) -> EngineerRead:
     principal.require(ADMIN, "create engineers")
-    team = await repo.get_team(session, body.team_id)
-    if team is None:
-        raise invalid("body.team_id", f"unknown team '{body.team_id}'")
-    if await repo.get_engineer(session, body.id) is not None:
-        raise conflict(f"engineer '{body.id}' already exists")
-    async with _writing(session, f"engineer '{body.id}'"):
-        row = await repo.create_engineer(
-            session, body.id, body.name, str(body.email), team.tier, team.id, body.is_manager
-        )
-        if body.is_manager and team.manager_id is None:
-            await repo.set_team_manager(session, team.id, row.id)
-    return EngineerRead.model_validate(row)
+    return await service.create_engineer(session, body)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
@@ -191,42 +121,4 @@ async def create_token(
 ) -> TokenCreated:
     """Issue an API token; the token is shown once in this answer and stored only hashed."""
     principal.require(ADMIN, "issue tokens")
-    if body.role == Role.CUSTOMER:
-        if body.organisation_id is None:
-            raise invalid("body.organisation_id", "required for a customer token")
-        if await repo.get_organisation(session, body.organisation_id) is None:
-            raise invalid("body.organisation_id", f"unknown organisation '{body.organisation_id}'")
-    if body.role in (Role.ENGINEER, Role.MANAGER):
-        if body.engineer_id is None:
-            raise invalid("body.engineer_id", f"required for a {body.role.value} token")
-        engineer = await repo.get_engineer(session, body.engineer_id)
-        if engineer is None:
-            raise invalid("body.engineer_id", f"unknown engineer '{body.engineer_id}'")
-        if (body.role == Role.MANAGER) != engineer.is_manager:
-            raise invalid("body.role", "manager tokens go to managers, engineer tokens to others")
-    raw = f"itr_{secrets.token_urlsafe(32)}"
-    async with _writing(session, f"token '{body.name}'"):
-        row = await repo.create_token(
-            session,
-            body.name,
-            body.role,
-            raw,
-            organisation_id=body.organisation_id if body.role == Role.CUSTOMER else None,
-            engineer_id=body.engineer_id if body.role in (Role.ENGINEER, Role.MANAGER) else None,
-            contact_email=str(body.contact_email) if body.contact_email else None,
-        )
-    return TokenCreated(id=row.id, name=row.name, role=row.role, token=raw)
-
-
-@asynccontextmanager
-async def _writing(session: SessionDep, what: str) -> AsyncIterator[None]:
-    """Write and commit; a constraint the database enforces (an id another request created
-    meanwhile, a row that vanished) is a 409 naming `what`, raised at flush or at commit."""
-    try:
-        yield
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise conflict(
-            f"{what} conflicts with existing data (created or changed concurrently?)"
-        ) from None
+    return await service.create_token(session, body)

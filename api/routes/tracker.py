@@ -5,7 +5,6 @@ from fastapi import APIRouter, Request, status
 from api.deps import PrincipalDep, SessionDep, StateDep, TemporalDep
 from api.schemas import TrackerSyncErrorOut, TrackerWebhookResult
 from api.services import tracker as service
-from db.repositories import defects as defect_repo
 from domain.enums import Role
 
 router = APIRouter(prefix="/tracker", tags=["tracker"])
@@ -30,15 +29,4 @@ async def sync_errors(principal: PrincipalDep, session: SessionDep) -> list[Trac
     """Issues waiting on R&D without a defect because the tracker refused; fix, then retry
     each with POST /issues/{id}/tracker-retry."""
     principal.require(MANAGERS, "see tracker sync errors")
-    return [
-        TrackerSyncErrorOut(
-            issue_id=row.id,
-            title=row.title,
-            state=row.state,
-            tier=row.tier,
-            owner_name=row.owner_name,
-            tracker_sync_error=row.tracker_sync_error or "",
-            updated_at=row.updated_at,
-        )
-        for row in await defect_repo.issues_with_sync_errors(session)
-    ]
+    return await service.sync_errors(session)

@@ -17,6 +17,7 @@ from api.schemas import (
     CommentRead,
     IssueCreate,
     IssueDetail,
+    IssuePage,
     IssueRead,
     TimelineEntry,
 )
@@ -28,6 +29,10 @@ from db.models import IssueRow
 from db.repositories import idempotency as idempotency_repo
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
+from db.repositories.issues import MAX_CURSOR_LENGTH as MAX_CURSOR_LENGTH
+from db.repositories.issues import IssueFilters as IssueFilters
+from db.repositories.issues import IssueSort as IssueSort
+from db.repositories.issues import SlaFilter as SlaFilter
 from domain.enums import IssueState, Role, Visibility
 from domain.ids import workflow_id_for
 from domain.lifecycle import IssueCase
@@ -159,6 +164,26 @@ async def _organisation_for(session: AsyncSession, principal: Principal, body: I
     if await reference_repo.get_organisation(session, body.organisation_id) is None:
         raise invalid("body.organisation_id", f"unknown organisation '{body.organisation_id}'")
     return body.organisation_id
+
+
+async def list_issues(
+    session: AsyncSession,
+    principal: Principal,
+    filters: IssueFilters,
+    sort: IssueSort,
+    cursor: str | None,
+    limit: int,
+) -> IssuePage:
+    """One page of matching issues as the caller may see them; a customer's filters are
+    narrowed to its own organisation whatever it asked for, and a cursor this API did not
+    issue is a 422 at `query.cursor`."""
+    if principal.role == Role.CUSTOMER:
+        filters = filters.model_copy(update={"organisation_id": principal.organisation_id})
+    try:
+        rows, next_cursor = await issue_repo.list_issues(session, filters, sort, cursor, limit)
+    except issue_repo.InvalidCursor as exc:
+        raise invalid("query.cursor", str(exc)) from None
+    return IssuePage(items=[issue_view(r, principal) for r in rows], next_cursor=next_cursor)
 
 
 async def visible_issue(session: AsyncSession, principal: Principal, issue_id: str) -> IssueRow:

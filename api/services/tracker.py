@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem, not_found, unavailable
-from api.schemas import TrackerWebhookResult
+from api.schemas import TrackerSyncErrorOut, TrackerWebhookResult
 from api.temporal_gateway import TemporalGateway
 from config.settings import Settings
 from db.repositories import defects as defect_repo
@@ -126,6 +126,22 @@ async def handle_jira_webhook(
     return TrackerWebhookResult(
         outcome="signalled", defect_key=event.defect_key, issue_ids=match.issue_ids
     )
+
+
+async def sync_errors(session: AsyncSession) -> list[TrackerSyncErrorOut]:
+    """Issues waiting on R&D without a defect because the tracker refused to create one."""
+    return [
+        TrackerSyncErrorOut(
+            issue_id=row.id,
+            title=row.title,
+            state=row.state,
+            tier=row.tier,
+            owner_name=row.owner_name,
+            tracker_sync_error=row.tracker_sync_error or "",
+            updated_at=row.updated_at,
+        )
+        for row in await defect_repo.issues_with_sync_errors(session)
+    ]
 
 
 def _unlinked_detail(event: TrackerEvent, other_defect: int) -> str:
