@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -139,6 +140,10 @@ def stack_settings(database: Database, client: Client, **changes: Any) -> Settin
         "worker_max_concurrent_activities": 8,
         # The authorisation matrix fails authentication far more often than a client would.
         "auth_failure_limit": "100000/minute",
+        # A loaded CI machine can take longer than the production bound to run a command's
+        # workflow task; the bound itself is tested with its own short value (test_bounds).
+        "command_timeout": timedelta(seconds=30),
+        "request_timeout": timedelta(seconds=60),
         **changes,
     }
     return Settings(**values)
