@@ -18,7 +18,7 @@ every process's log):
 The demo SLA policy of the demo customer's issues (premium, severity 2) is replaced,
 through the admin API, by one with targets of seconds (24x7), so warnings and breaches
 come due while the run goes on. N lifecycles are then driven through the API by a
-client that retries a command with the same Idempotency-Key on 503 or a timeout, as the
+client that retries a command with the same Idempotency-Key on 503, 202 or a timeout, as the
 API asks: open, acknowledge (early or late), comment, sometimes ask the customer and get
 an answer, sometimes escalate to R&D (a defect is created in Jira; R&D fixes it, and its
 webhook is delivered or lost, to be found by the scheduled poll), sometimes reject the
@@ -361,10 +361,14 @@ class Driver:
         headers: dict[str, str],
         body: Any = None,
         content: bytes | None = None,
+        *,
+        pending: frozenset[int] = frozenset(),
     ) -> tuple[httpx.Response, int]:
-        """Send until the answer is not a 5xx/timeout; returns it and the number of attempts.
+        """Send until the answer is not a 5xx/timeout (nor one of `pending`: a command's 202,
+        "accepted, still applying"); returns it and the number of attempts.
 
-        The same headers (so the same Idempotency-Key) go with every attempt.
+        The same headers (so the same Idempotency-Key) go with every attempt: a retry joins
+        the first attempt and answers its result.
         """
         deadline = time.monotonic() + self.args.give_up
         attempts = 0
@@ -379,10 +383,11 @@ class Driver:
                 wait = 1.0
                 self.stats.answers[f"{method} {_route(path)} {cause} (no answer)"] += 1
             else:
-                if response.status_code not in RETRYABLE:
+                if response.status_code not in RETRYABLE | pending:
                     return response, attempts
                 cause = f"HTTP {response.status_code}"
-                if response.status_code != 503:  # 503 is the API's documented "retry"
+                # 503 and a command's 202 are the API's documented "retry with the same key"
+                if response.status_code not in {503, *pending}:
                     detail = response.text[:160]
                     with contextlib.suppress(ValueError, AttributeError):
                         detail = str(response.json().get("detail", detail))[:160]
@@ -435,6 +440,7 @@ class Driver:
             f"/issues/{life.issue_id}/{kind}",
             {**headers, "Idempotency-Key": key},
             body,
+            pending=frozenset({202}),
         )
         if response.status_code == 409 and attempts > 1 and then is not None:
             current = await self.issue(life.issue_id)
