@@ -57,7 +57,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
@@ -89,7 +88,7 @@ from integrations.jira import load_jira_config
 from integrations.tracker.markers import find_marker
 from integrations.tracker.port import dedupe_key_for
 from itr_cli.logs import exit_hard
-from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
+from jira_test_server import JiraTestServer, webhook_request
 from temporal_client import connect_temporal
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
@@ -597,25 +596,12 @@ class Stack:
 
 
 def jira_config(jira: JiraTestServer, poll: float, path: Path) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "jira": {
-                    "url": jira.url,
-                    "auth": {
-                        "kind": "basic",
-                        "email": INTEGRATION_USER.email,
-                        "api_token": INTEGRATION_USER.api_token,
-                    },
-                    "timeout_seconds": 5,
-                    "webhook_secret": WEBHOOK_SECRET,
-                    "poll_interval": poll,
-                    "products": {NEW_ISSUE["product_id"]: {"project_key": JIRA_PROJECT}},
-                }
-            }
-        )
+    return jira.write_itr_config(
+        path,
+        webhook_secret=WEBHOOK_SECRET,
+        products={str(NEW_ISSUE["product_id"]): JIRA_PROJECT},
+        poll_interval=poll,
     )
-    return path
 
 
 async def wait_ready(http: httpx.AsyncClient, api: "subprocess.Popen[bytes]", log: Path) -> None:

@@ -9,11 +9,13 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 import uvicorn
+import yaml
 from starlette.types import Scope
 
 from jira_test_server.app import build_asgi
@@ -58,6 +60,37 @@ class JiraTestServer:
         self._url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------
+
+    def write_itr_config(
+        self,
+        path: Path,
+        *,
+        webhook_secret: str,
+        products: Mapping[str, str] | None = None,
+        api_token: str | None = None,
+        poll_interval: float | None = None,
+    ) -> Path:
+        """An ITR_TRACKER_CONFIG file pointing ITR at this server as the integration user
+        (`products`: product id -> project key, default edge-router -> RND), for the tests,
+        the benchmarks and the replay recorder alike."""
+        jira: dict[str, Any] = {
+            "url": self.url,
+            "auth": {
+                "kind": "basic",
+                "email": INTEGRATION_USER.email,
+                "api_token": api_token or INTEGRATION_USER.api_token,
+            },
+            "timeout_seconds": 5,
+            "webhook_secret": webhook_secret,
+            "products": {
+                product: {"project_key": project}
+                for product, project in (products or {"edge-router": "RND"}).items()
+            },
+        }
+        if poll_interval is not None:
+            jira["poll_interval"] = poll_interval
+        path.write_text(yaml.safe_dump({"jira": jira}))
+        return path
 
     @property
     def url(self) -> str:

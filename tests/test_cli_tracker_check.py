@@ -21,24 +21,9 @@ def jira() -> Iterator[JiraTestServer]:
 
 
 def write_config(path: Path, jira: JiraTestServer, project: str, api_token: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "jira": {
-                    "url": jira.url,
-                    "auth": {
-                        "kind": "basic",
-                        "email": INTEGRATION_USER.email,
-                        "api_token": api_token,
-                    },
-                    "timeout_seconds": 5,
-                    "webhook_secret": "s3cret",
-                    "products": {"edge-router": {"project_key": project}},
-                }
-            }
-        )
+    return jira.write_itr_config(
+        path, webhook_secret="s3cret", products={"edge-router": project}, api_token=api_token
     )
-    return path
 
 
 def check_with(tmp_path: Path, config: Path) -> str:

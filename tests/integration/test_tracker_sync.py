@@ -20,7 +20,7 @@ from domain.ids import workflow_id_for
 from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.tracker import DefectDraft
-from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
+from jira_test_server import JiraTestServer, webhook_request
 from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
 from worker import ScheduleChange, ensure_poll_schedule, poll_schedule_id
 from workflows.tracker_poll import TrackerPollWorkflow
@@ -40,24 +40,7 @@ async def tracked_stack(
     database: Database, temporal_client: Client, jira: JiraTestServer, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     """The usual stack, with ITR_TRACKER_CONFIG pointing at the Jira test server."""
-    config = tmp_path / "jira.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "jira": {
-                    "url": jira.url,
-                    "auth": {
-                        "kind": "basic",
-                        "email": INTEGRATION_USER.email,
-                        "api_token": INTEGRATION_USER.api_token,
-                    },
-                    "timeout_seconds": 5,
-                    "webhook_secret": SECRET,
-                    "products": {"edge-router": {"project_key": "RND"}},
-                }
-            }
-        )
-    )
+    config = jira.write_itr_config(tmp_path / "jira.yaml", webhook_secret=SECRET)
     async with running_stack(
         database,
         temporal_client,

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHistory
 
 from config.settings import Settings
@@ -35,7 +34,7 @@ from db.migrate import upgrade_to_head
 from db.seed import seed_demo_data
 from db.session import Database
 from domain.models import LifecycleConfig
-from jira_test_server import INTEGRATION_USER, JiraTestServer, webhook_request
+from jira_test_server import JiraTestServer, webhook_request
 from tests.integration.conftest import (
     ADMIN,
     CUSTOMER,
@@ -466,25 +465,7 @@ async def policy_reapply(r: Recorder, rec: Recording) -> None:
 
 
 def jira_config(directory: Path, jira: JiraTestServer) -> Path:
-    path = directory / "jira.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "jira": {
-                    "url": jira.url,
-                    "auth": {
-                        "kind": "basic",
-                        "email": INTEGRATION_USER.email,
-                        "api_token": INTEGRATION_USER.api_token,
-                    },
-                    "timeout_seconds": 5,
-                    "webhook_secret": WEBHOOK_SECRET,
-                    "products": {"edge-router": {"project_key": "RND"}},
-                }
-            }
-        )
-    )
-    return path
+    return jira.write_itr_config(directory / "jira.yaml", webhook_secret=WEBHOOK_SECRET)
 
 
 @asynccontextmanager
