@@ -138,6 +138,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        sticky_queue_schedule_to_start_timeout=settings.worker_sticky_timeout,
         deployment_config=deployment_config(settings),
     )
 

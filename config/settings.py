@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     metrics_port: int | None = None
     worker_max_concurrent_activities: int = 50
+    # How long an issue's next task waits for the worker that has it cached before any worker
+    # may take it: after a worker dies, every issue it held waits this long (SDK default 10 s).
+    worker_sticky_timeout: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
     # Worker Deployment versioning: every worker declares its deployment and build; with
     # `worker_versioning` on, Temporal sends workflow tasks only to the deployment's current

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from api.services.issues import issue_id_for
 from api.temporal_gateway import TemporalGateway
@@ -36,6 +37,8 @@ from tests.integration.conftest import (
     running_stack,
     unique,
 )
+from workflows.issue import IssueWorkflow
+from workflows.tracker_poll import TrackerPollWorkflow
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -161,9 +164,16 @@ async def test_a_command_accepted_but_not_applied_in_time_answers_202_with_the_i
     body = {"body": "Here is the capture you asked for."}
     headers = {**ENGINEER, "Idempotency-Key": unique("slow-apply-comment")}
 
-    # The workflow takes the command, but its projection cannot be written yet.
-    async with write_locked(stack.db):
+    # The workflow takes the command, but its projection cannot be written yet: the only
+    # worker polling runs workflow tasks and no activities.
+    await stack.stop_worker()
+    async with Worker(
+        stack.client,
+        task_queue=stack.settings.temporal_task_queue,
+        workflows=[IssueWorkflow, TrackerPollWorkflow],
+    ):
         pending = await api.post(path, json=body, headers=headers)
+    await stack.start_worker()
     assert pending.status_code == 202, pending.text
     assert pending.headers["Location"] == f"/issues/{issue_id}"
     assert pending.json()["issue_id"] == issue_id
