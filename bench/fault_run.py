@@ -133,7 +133,8 @@ COUNTERS = {
     "clock, cycle and threshold",
     "sla_events_late": "sla_warning/sla_breached recorded more than the tolerance after the "
     "deadline in its data, not counting the planned worker and Temporal outages (for a "
-    "killed worker: until the issue's next task left the dead worker's sticky queue)",
+    "killed worker: until the issue's next task left the dead worker's sticky queue, a task "
+    "it had started timed out, or an activity attempt lost with it was retried)",
     "workflow_task_errors": "workflow tasks failed for non-determinism or an unhandled error in "
     "the workflow code (a replay after a kill that does not match is a defect)",
     "lifecycles_failed": "lifecycles the client could not drive to closure (the reason is shown)",
@@ -801,7 +802,11 @@ CODE_FAILURES = frozenset(
 
 
 async def workflow_tasks(
-    client: Client, issue_ids: Sequence[str], killed: set[int], findings: Findings
+    client: Client,
+    issue_ids: Sequence[str],
+    killed: set[int],
+    kills: Sequence[Outage],
+    findings: Findings,
 ) -> tuple[list[float], dict[str, list[tuple[float, float]]], dict[str, list[tuple[float, float]]]]:
     """How long workflow tasks waited for the worker (seconds, scheduled to started), and
     what the histories say about failed and timed-out workflow tasks.
@@ -820,6 +825,8 @@ async def workflow_tasks(
         history = await client.get_workflow_handle(workflow_id_for(issue_id)).fetch_history()
         scheduled: dict[int, float] = {}
         queues: dict[int, str] = {}  # the task queue each workflow task was scheduled on
+        started_by: dict[int, str] = {}  # the worker that started each workflow task
+        activities: dict[int, float] = {}  # activity scheduled event id -> scheduled at
         for event in history.events:
             kind = event.event_type
             if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
@@ -829,17 +836,38 @@ async def workflow_tasks(
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 attributes = event.workflow_task_started_event_attributes
                 began = scheduled.get(attributes.scheduled_event_id)
+                started_by[attributes.scheduled_event_id] = attributes.identity
                 if began is not None:
                     started = event.event_time.ToDatetime(UTC).timestamp()
                     waits.append(started - began)
                     tasks[issue_id].append((started, began))
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                activities[event.event_id] = event.event_time.ToDatetime(UTC).timestamp()
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                # An attempt lost with a killed worker is only retried once its start-to-close
+                # timeout expires; the issue waits on it (intake or a command holds it).
+                attempt = event.activity_task_started_event_attributes
+                last = attempt.last_failure
+                if attempt.attempt > 1 and last.HasField("timeout_failure_info"):
+                    began = activities.get(attempt.scheduled_event_id)
+                    ended = event.event_time.ToDatetime(UTC).timestamp()
+                    if began is not None and any(began <= kill.start <= ended for kill in kills):
+                        sticky[issue_id].append((began, ended))
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timed_out = event.workflow_task_timed_out_event_attributes
                 timeout = timed_out.timeout_type
                 began = scheduled.get(timed_out.scheduled_event_id)
                 owner = queues.get(timed_out.scheduled_event_id, "").partition("@")[0]
+                if timeout == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE:
+                    # Started by a worker that was then killed: Temporal learns of it only
+                    # when the task's timeout expires.
+                    owner = started_by.get(timed_out.scheduled_event_id, "").partition("@")[0]
                 if (
-                    timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+                    timeout
+                    in (
+                        TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+                        TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE,
+                    )
                     and began is not None
                     and owner.isdigit()
                     and int(owner) in killed
@@ -880,7 +908,8 @@ async def verify(
         f"workflows still running after {args.settle:.0f}s of settling: {len(still_running)}"
     )
     killed = stack.worker.killed
-    waits, sticky, tasks = await workflow_tasks(client, list(expected), killed, findings)
+    kills = [o for o in stack.outages if o.what == "worker"]
+    waits, sticky, tasks = await workflow_tasks(client, list(expected), killed, kills, findings)
 
     db = Database(stack.settings.database_url)
     try:
@@ -1110,7 +1139,9 @@ def report(
         spread_line("including the planned outages", lateness["all"]),
         spread_line("excluding worker and Temporal outages", lateness["excluding"]),
         "  (a killed worker's outage lasts, for each issue, until its next task left the "
-        "dead worker's sticky queue)",
+        "dead worker's sticky queue, a workflow task the dead worker had started timed out, "
+        "and an activity attempt lost with it was retried: Temporal learns of a dead worker "
+        "by these timeouts)",
         f"  tolerance {args.tolerance:g} s past the deadline, outside the planned outages",
         spread_line("workflow tasks waiting for the worker", lateness["waits"]),
         "",
