@@ -199,21 +199,14 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """SIGTERM (the worker drains), then SIGKILL if it hangs."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(self.process)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
 
 def stop_child(process: "subprocess.Popen[bytes] | None") -> None:
+    """SIGTERM, then SIGKILL after 15 s; nothing if it is not running."""
     if process is None or process.poll() is not None:
         return
     process.terminate()

@@ -208,6 +208,17 @@ async def scheduled_result(
     raise AssertionError(f"the schedule never ran {runs} times")
 
 
+async def poll_since(stack: Stack, since: datetime) -> TrackerPollResult:
+    """One run of the scheduled poll, looking back to `since` (as the schedule's first run)."""
+    result: TrackerPollResult = await stack.client.execute_workflow(
+        TrackerPollWorkflow.run,
+        TrackerPollRequest(initial_lookback=datetime.now(UTC) - since),
+        id=f"poll-{uuid.uuid4().hex}",
+        task_queue=stack.settings.temporal_task_queue,
+    )
+    return result
+
+
 async def escalated_to_rnd(api: httpx.AsyncClient, prefix: str) -> tuple[dict[str, Any], str]:
     """An issue the customer opened and an engineer escalated to R&D, and its defect's key."""
     created = await open_issue(api, key=f"{prefix}-{uuid.uuid4()}")
@@ -432,22 +443,12 @@ async def test_a_lost_comment_webhook_is_caught_by_the_poll_and_forwarded_once(
     tracked_stack: Stack, jira: JiraTestServer
 ) -> None:
     api = tracked_stack.api()
-    settings = tracked_stack.settings
     created, key = await escalated_to_rnd(api, "poll-comment")
     since = datetime.now(UTC) - timedelta(minutes=5)
 
     event = jira.act_comment(key, "Workaround: disable QoS profile gold.")  # webhook lost
 
-    async def poll() -> TrackerPollResult:
-        result: TrackerPollResult = await tracked_stack.client.execute_workflow(
-            TrackerPollWorkflow.run,
-            TrackerPollRequest(initial_lookback=datetime.now(UTC) - since),
-            id=f"poll-comment-{uuid.uuid4().hex}",
-            task_queue=settings.temporal_task_queue,
-        )
-        return result
-
-    first = await poll()
+    first = await poll_since(tracked_stack, since)
     assert first.comments_forwarded == 1
     for _ in range(100):
         staff = await issue(api, created["id"])
@@ -459,7 +460,7 @@ async def test_a_lost_comment_webhook_is_caught_by_the_poll_and_forwarded_once(
     body, headers = webhook_request(event, SECRET)  # the webhook arrives late after all
     late = await api.post(WEBHOOK, content=body, headers=headers)
     assert late.json()["outcome"] == "duplicate"
-    assert (await poll()).comments_forwarded == 0
+    assert (await poll_since(tracked_stack, since)).comments_forwarded == 0
     final = await issue(api, created["id"])
     assert [e["kind"] for e in final["timeline"]].count("defect_commented") == 1
 
@@ -643,18 +644,9 @@ async def test_the_poll_follows_a_moved_defect_by_its_id_and_ignores_a_reused_ke
     moving, key = await escalated_to_rnd(api, "poll-moved")
     staying, other_key = await escalated_to_rnd(api, "poll-reused")
 
-    async def poll() -> TrackerPollResult:
-        result: TrackerPollResult = await tracked_stack.client.execute_workflow(
-            TrackerPollWorkflow.run,
-            TrackerPollRequest(initial_lookback=datetime.now(UTC) - since),
-            id=f"poll-identity-{uuid.uuid4().hex}",
-            task_queue=settings.temporal_task_queue,
-        )
-        return result
-
     moved = jira.move_issue(key, "OPS")  # webhooks lost from here on
     jira.act_transition(moved.body["issue"]["key"], "Resolve Issue", resolution="Fixed")
-    first = await poll()
+    first = await poll_since(tracked_stack, since)
     assert first.signalled == (moving["id"],)
     await until(api, moving["id"], "state", "awaiting_confirmation")
 
@@ -674,7 +666,7 @@ async def test_the_poll_follows_a_moved_defect_by_its_id_and_ignores_a_reused_ke
         )
     rebuilt.close()
     jira.act_transition(other_key, "Resolve Issue", resolution="Fixed")  # the key, reused
-    second = await poll()
+    second = await poll_since(tracked_stack, since)
     assert second.signalled == () and second.defects_updated == 0
     await asyncio.sleep(1)
     untouched = await issue(api, staying["id"])
