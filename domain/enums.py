@@ -84,6 +84,11 @@ class Role(StrEnum):
     MANAGER = "manager"
     ADMIN = "admin"
     INTEGRATION = "integration"
+    # Staff roles beyond engineers (issue 9): dispatchers route what rules cannot, field
+    # engineers visit customers on site, the warehouse serves spare parts.
+    DISPATCHER = "dispatcher"
+    FIELD_ENGINEER = "field_engineer"
+    WAREHOUSE = "warehouse"
 
 
 class ActorKind(StrEnum):
@@ -92,7 +97,27 @@ class ActorKind(StrEnum):
     MANAGER = "manager"
     ADMIN = "admin"
     INTEGRATION = "integration"
+    DISPATCHER = "dispatcher"
+    FIELD_ENGINEER = "field_engineer"
+    WAREHOUSE = "warehouse"
     SYSTEM = "system"
+
+
+class Presence(StrEnum):
+    """Whether an engineer takes work now: away engineers get no new offers, off-duty ones
+    get nothing and hand their open issues over."""
+
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFF_DUTY = "off_duty"
+
+
+class AssignmentStrategy(StrEnum):
+    """How a team picks an owner among its qualified engineers."""
+
+    LEAST_LOADED = "least_loaded"
+    ROUND_ROBIN = "round_robin"
+    SKILLS_WEIGHTED = "skills_weighted"
 
 
 class Visibility(StrEnum):

@@ -97,6 +97,10 @@ class OwnerChoice(Contract):
     engineer_id: Identifier
     engineer_name: ShortText
     tier: Tier
+    # The team the owner works for (None: recorded before teams were routed), and why this
+    # engineer: the routing rule and the strategy's reason, for the timeline.
+    team_id: str | None = None
+    why: str | None = None
 
 
 class IssueStatus(Contract):
@@ -392,13 +396,28 @@ class EntitlementQuery(Contract):
 
 
 class OwnerQuery(Contract):
+    """Who should own the issue at a tier. The optional fields feed the routing rules;
+    histories recorded before routing carry only the first three."""
+
     issue_id: str
     product_id: str
     tier: Tier
+    organisation_id: str | None = None
+    category: Category | None = None
+    severity: Severity | None = None
+    service_mode: ServiceMode | None = None
+    channel: Channel | None = None
+    # Engineers not to offer it to (declined or timed-out offers, the previous owner).
+    exclude_engineer_ids: tuple[str, ...] = ()
+    # Route within this team only (a re-offer in the same queue), skipping the rules.
+    team_id: str | None = None
 
 
 class OwnerAnswer(Contract):
     owner: OwnerChoice | None = None
+    # With no owner: the team whose queue the issue waits in, and why nobody qualified.
+    team_id: str | None = None
+    why: str | None = None
 
 
 class ProductQuery(Contract):
