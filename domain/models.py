@@ -117,6 +117,9 @@ class IssueStatus(Contract):
     previous_state: IssueState | None = None
     tier: Tier = Tier.FRONTLINE
     owner: OwnerChoice | None = None
+    # The team accountable for the current stage: the owner's, or the queue's while nobody
+    # owns the issue. None in histories recorded before teams were routed.
+    team_id: str | None = None
     tier1_owner: OwnerChoice | None = None
     entitlement: Entitlement | None = None
     sla: IssueSla | None = None
