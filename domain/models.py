@@ -101,6 +101,9 @@ class OwnerChoice(Contract):
     # engineer: the routing rule and the strategy's reason, for the timeline.
     team_id: str | None = None
     why: str | None = None
+    # The team wants the engineer to accept within this (an offer, re-offered when it
+    # expires); None: assigned directly.
+    offer_timeout: timedelta | None = None
 
 
 class IssueStatus(Contract):
@@ -414,6 +417,8 @@ class OwnerQuery(Contract):
     exclude_engineer_ids: tuple[str, ...] = ()
     # Route within this team only (a re-offer in the same queue), skipping the rules.
     team_id: str | None = None
+    # Hand-over from this (off-duty) engineer: their substitute is asked first.
+    substitute_for: str | None = None
 
 
 class OwnerAnswer(Contract):
