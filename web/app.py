@@ -1,6 +1,7 @@
 """Mounts the web workspace on the API application: pages, static files, and the answers
 to the web's own refusals (sign in first, CSRF, wrong role, unknown page)."""
 
+import inspect
 from pathlib import Path
 from urllib.parse import quote
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.errors import Problem
 from web.deps import (
     LOCALE_COOKIE,
     CsrfRefused,
@@ -30,10 +32,39 @@ def bare_viewer(request: Request) -> Viewer:
     return Viewer(None, "", False, locale, choose_timezone(None, None))
 
 
+PAGE_PREFIXES = ("/portal", "/signin", "/signout", "/language", "/workspace")
+
+
+def is_page(request: Request) -> bool:
+    """A request for a web page (answered in HTML), not for the JSON API."""
+    path = request.url.path
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
 def install_web(app: FastAPI) -> None:
+    """After `install_error_handlers`: a Problem raised for a page is answered as a page."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(account.router)
     app.include_router(portal.router)
+    json_problem = app.exception_handlers[Problem]
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        if not is_page(request):
+            answer = json_problem(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        kinds = {404: "not_found", 503: "unavailable"}
+        response = render(
+            request,
+            bare_viewer(request),
+            request.app.state.itr.settings,
+            "error.html",
+            {"error": kinds.get(exc.status, "problem"), "detail": exc.detail},
+            status_code=exc.status,
+        )
+        if exc.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

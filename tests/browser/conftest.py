@@ -115,7 +115,11 @@ async def site(
     await upgrade_to_head(url)
     database = Database(url)
     try:
-        async with running_stack(database, temporal_client) as stack, async_playwright() as pw:
+        attachments = tmp_path_factory.mktemp("attachments")
+        async with (
+            running_stack(database, temporal_client, attachment_dir=attachments) as stack,
+            async_playwright() as pw,
+        ):
             state = AppState(
                 settings=stack.settings,
                 db=database,

@@ -63,6 +63,13 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await eventually(assigned, "the tier-1 owner on the issue page", within=30)
     await assert_accessible(page)
 
+    # A log file goes along with it.
+    log = {"name": "router.log", "mimeType": "text/plain", "buffer": b"kernel: qos drop 3%\n"}
+    await page.locator("#attachment-file").set_input_files(files=[log])
+    await page.get_by_role("button", name="Attach the file").click()
+    await expect(page.get_by_role("status")).to_contain_text("The file was attached.")
+    await expect(page.get_by_role("link", name="router.log")).to_be_visible()
+
     # The engineer asks; the customer replies in the portal.
     await engineer(site.api, issue_id, "acknowledge", message="We are looking at it.")
     await engineer(site.api, issue_id, "request-info", question="Which firmware exactly?")
