@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -47,6 +48,22 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account.router)
     app.include_router(portal.router)
     json_problem = app.exception_handlers[Problem]
+    json_invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A page's form or query the route could not even parse (a field far too long)."""
+        if not is_page(request):
+            answer = json_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        return render(
+            request,
+            bare_viewer(request),
+            request.app.state.itr.settings,
+            "error.html",
+            {"error": "invalid"},
+            status_code=422,
+        )
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:

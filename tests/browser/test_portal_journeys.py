@@ -119,7 +119,9 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await page.context.close()
 
 
-async def test_a_form_post_without_the_csrf_token_is_refused(site: Site) -> None:
+async def test_a_form_post_without_the_csrf_token_is_refused_and_staff_land_elsewhere(
+    site: Site,
+) -> None:
     page = await site.signed_in("jane", "demo-jane-acme")
     before = await page.request.get("/portal")
     assert before.status == 200
@@ -131,6 +133,11 @@ async def test_a_form_post_without_the_csrf_token_is_refused(site: Site) -> None
     assert forged.status == 403
     assert "security token" in await forged.text()
     await page.context.close()
+
+    staff = await site.signed_in("alice", "demo-alice-tier1")
+    assert staff.url.endswith("/workspace")
+    await assert_accessible(staff)
+    await staff.context.close()
 
 
 async def test_failed_sign_ins_lock_the_account(site: Site) -> None:

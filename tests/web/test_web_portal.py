@@ -42,6 +42,14 @@ async def test_a_title_too_short_is_refused_at_its_field_and_nothing_starts(web:
     assert web.temporal.starts == []
 
 
+async def test_a_form_too_large_to_read_is_answered_with_a_page(web: Web) -> None:
+    await web.sign_in("jane", "demo-jane-acme")
+    response = await open_issue(web, title="x" * 2000)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The form could not be read" in response.text
+
+
 async def test_an_unknown_product_is_refused_at_its_field(web: Web) -> None:
     await web.sign_in("jane", "demo-jane-acme")
     response = await open_issue(web, product_id="toaster")

@@ -91,7 +91,9 @@ async def issue_rows(
     return render(request, viewer, state.settings, "portal/_issue_rows.html", context)
 
 
-async def _issue_list(session: Any, principal: Principal, cursor: str | None) -> dict[str, Any]:
+async def _issue_list(
+    session: SessionDep, principal: Principal, cursor: str | None
+) -> dict[str, Any]:
     try:
         cards, next_cursor = await cards_service.issue_cards(
             session,
@@ -130,7 +132,7 @@ async def _new_issue_form(
     request: Request,
     viewer: Viewer,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     values: dict[str, str],
     errors: FieldErrors,
     status_code: int = 200,
@@ -224,7 +226,7 @@ async def _issue_page(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     issue_id: str,
     *,
     done: str | None = None,
@@ -265,7 +267,7 @@ async def _run(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     temporal: TemporalDep,
     issue_id: str,
     update: Any,
@@ -329,7 +331,7 @@ async def _invalid(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     issue_id: str,
     exc: ValidationError,
     values: dict[str, str],
