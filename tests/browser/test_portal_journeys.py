@@ -77,6 +77,10 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await expect(page.locator("#issue-state")).to_have_text("Waiting for you")
     await expect(page.get_by_text("Which firmware exactly?")).to_be_visible()
     await screenshots(page, "portal-issue-question")
+    await page.goto("/portal")  # the list while the resolution clock waits for the customer
+    await expect(page.get_by_text("paused while we wait for you")).to_be_visible()
+    await screenshots(page, "portal-issues")
+    await page.goto(f"/portal/issues/{issue_id}")
     await page.locator("#reply-body").fill("Firmware 5.2.0, build 1187.")
     await page.get_by_role("button", name="Send the answer").click()
     await expect(page.get_by_role("status")).to_contain_text("your answer was sent")
@@ -107,7 +111,7 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
 
     await page.goto("/portal")
     await expect(page.get_by_role("link", name="Edge router drops packets")).to_be_visible()
-    await screenshots(page, "portal-issues")
+    await expect(page.locator("#issue-rows .state")).to_have_text("Closed")
 
     # A customer of another organisation cannot open the issue's page.
     other = await site.signed_in("john", "demo-john-globex")
