@@ -43,6 +43,7 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     page = await site.signed_in("jane", "demo-jane-acme")
     assert page.url.endswith("/portal")
     await assert_accessible(page)
+    assert await page.evaluate("typeof htmx.ajax") == "function"  # vendored, allowed by CSP
 
     # Opening: a too-short title is refused at the field (422), then the issue opens.
     await page.get_by_role("link", name="Open an issue").first.click()
@@ -121,6 +122,7 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await assert_accessible(other)
     await other.context.close()
     await page.context.close()
+    assert site.console_errors == []
 
 
 async def test_a_form_post_without_the_csrf_token_is_refused_and_staff_land_elsewhere(
