@@ -139,10 +139,10 @@ async def choose_language(
     return redirect
 
 
-@router.get("/workspace", response_class=HTMLResponse)
-async def staff_home(request: Request, viewer: ViewerDep, state: StateDep) -> HTMLResponse:
+@router.get("/workspace", response_model=None)
+async def staff_home(request: Request, viewer: ViewerDep, state: StateDep) -> Response:
     """Where staff land; their pages (agent workspace, dashboards) are not built yet."""
     principal = viewer.principal
     if principal.role == Role.CUSTOMER:
-        return RedirectResponse(CUSTOMER_HOME, status_code=status.HTTP_303_SEE_OTHER)  # type: ignore[return-value]
+        return RedirectResponse(CUSTOMER_HOME, status_code=status.HTTP_303_SEE_OTHER)
     return render(request, viewer, state.settings, "workspace.html")
