@@ -17,11 +17,12 @@ from api.errors import install_error_handlers, problem_response
 from api.middleware import BodyRefused
 from api.openapi import install_openapi
 from api.ratelimit import TooManyFailedAttempts
-from api.routes import health, issues, reference, sla, tracker
+from api.routes import attachments, health, issues, reference, sla, tracker
 from api.state import AppState
 from api.temporal_gateway import CommandAccepted, TemporalGateway
 from config.settings import Exposure, Settings, get_settings
 from db.session import Database
+from web.app import install_web
 
 
 def operation_id(route: APIRoute) -> str:
@@ -81,9 +82,11 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     _install_bound_handlers(app, settings)
     app.include_router(health.router)
     app.include_router(issues.router)
+    app.include_router(attachments.router)
     app.include_router(reference.router)
     app.include_router(sla.router)
     app.include_router(tracker.router)
+    install_web(app)
     _operator_endpoints(app, settings)
     return app
 

@@ -603,3 +603,14 @@ class PolicyCheck(BaseModel):
 class ContractOverridesRead(BaseModel):
     contract_id: str
     overrides: SlaOverrides | None
+
+
+class AttachmentRead(BaseModel):
+    """A file attached to an issue; its bytes at `GET /issues/{id}/attachments/{attachment_id}`."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int = Field(description="bytes")
+    uploaded_by_name: str
+    uploaded_at: datetime
