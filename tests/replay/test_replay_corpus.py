@@ -17,7 +17,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.issue import IssueWorkflow
+from workflows.spare_part import SparePartWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
+from workflows.visit import VisitWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 INDEX = "index.json"
@@ -71,7 +73,8 @@ async def test_every_recorded_history_replays_with_the_current_code() -> None:
             yield history
 
     replayer = Replayer(
-        workflows=[IssueWorkflow, TrackerPollWorkflow], data_converter=pydantic_data_converter
+        workflows=[IssueWorkflow, TrackerPollWorkflow, VisitWorkflow, SparePartWorkflow],
+        data_converter=pydantic_data_converter,
     )
     failures: list[str] = []
     replayed = 0
