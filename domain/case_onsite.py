@@ -113,7 +113,7 @@ class OnsiteRules(CaseBase):
             EventKind.VISIT_DISPATCHED,
             now,
             cmd.actor,
-            summary=f"visit {number}: {engineer.first_name} on site between {window}",
+            summary=f"visit {number}: {engineer.first_name} on site from {window}",
             data={
                 "visit_id": visit_id,
                 "engineer_id": engineer.engineer_id,
@@ -126,7 +126,7 @@ class OnsiteRules(CaseBase):
             "visit_dispatched",
             now,
             Audience(engineer_id=engineer.engineer_id),
-            f"{self.status.issue_id}: on-site visit between {window}",
+            f"{self.status.issue_id}: on-site visit from {window}",
             {"visit_id": visit_id, "note": cmd.note},
         )
         self._notify(
@@ -134,7 +134,7 @@ class OnsiteRules(CaseBase):
             "visit_scheduled",
             now,
             Audience(reporter=True),
-            f"{self.status.issue_id}: {engineer.first_name} will visit between {window}",
+            f"{self.status.issue_id}: {engineer.first_name} will visit from {window}",
             {"visit_id": visit_id},
         )
         return effects
@@ -202,7 +202,7 @@ class OnsiteRules(CaseBase):
                 effects,
                 "visit_missed",
                 now,
-                Audience(owner=True, owner_manager=True),
+                Audience(owner=True, owner_manager=True, dispatchers=True),
                 f"{self.status.issue_id}: visit missed, re-dispatch needed",
                 {"visit_id": step.child_id},
             )

@@ -204,6 +204,8 @@ class Audience(Contract):
     owner_manager: bool = False
     reporter: bool = False
     engineer_id: str | None = None
+    # Everyone holding a live dispatcher token (on-site service: a missed visit).
+    dispatchers: bool = False
 
 
 class Notification(Contract):

@@ -162,7 +162,7 @@ class VisitWorkflow:
                 kind="visit_reminder",
                 audience=Audience(engineer_id=visit.engineer_id, reporter=True),
                 subject=f"{visit.issue_id}: on-site visit by {first_name(visit.engineer_name)} "
-                f"between {window}",
+                f"from {window}",
                 at=now,
                 data={"visit_id": visit.visit_id, "window_start": visit.window_start.isoformat()},
             ),

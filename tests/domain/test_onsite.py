@@ -427,7 +427,7 @@ def test_a_missed_visit_asks_for_a_re_dispatch_until_the_next_one_is_dispatched(
     assert case.onsite.redispatch_needed and case.onsite.active_visit is None
     (told,) = effects.notifications
     assert told.kind == "visit_missed" and "re-dispatch needed" in told.subject
-    assert told.audience.owner and told.audience.owner_manager
+    assert told.audience.owner and told.audience.owner_manager and told.audience.dispatchers
     case.dispatch_visit(dispatch(start=END + timedelta(days=1)), FELIX, "visit-ITR-1-2", END)
     assert not case.onsite.redispatch_needed
     assert [v.visit_id for v in case.onsite.visits] == ["visit-ITR-1-1", "visit-ITR-1-2"]

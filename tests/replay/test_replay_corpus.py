@@ -59,6 +59,8 @@ def test_the_corpus_covers_each_released_version_with_its_scenarios() -> None:
             "severity_change",
             "policy_reapply",
         } <= scenarios, version
+        if version >= "v3":  # on-site service (visits and spare parts as child workflows)
+            assert "onsite_service" in scenarios, version
         runs = [e for e in json.loads((HISTORIES / version / INDEX).read_text()) if e["run"] > 1]
         assert runs, f"{version} has no continued run"
 
