@@ -86,9 +86,9 @@ class VisitWorkflow:
         return VisitOutcome(visit=self._visit)
 
     async def _until(self, done: Callable[[], bool], at: datetime) -> None:
-        """Wait for `done` or the instant `at`, whichever first (a durable timer)."""
-        remaining = (at - workflow.now()).total_seconds()
-        if remaining > 0 and not done():
+        """Wait for `done` or the instant `at`, whichever first (a durable timer; again if
+        it fired a moment before `at`, so the window's end is never judged too early)."""
+        while not done() and (remaining := (at - workflow.now()).total_seconds()) > 0:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(done, timeout=remaining)
 

@@ -1,6 +1,8 @@
 """On-site service use cases behind the routes: dispatch visits, request parts, run their
 steps on the child workflows, and read them as the caller may see them."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -156,6 +158,22 @@ async def _issue_command(
     return issue, result
 
 
+PROJECTION_WAIT = 50
+"""Tenths of a second a dispatch or request waits for its child's first projection."""
+
+
+async def _projected(
+    session: AsyncSession, find: Callable[[AsyncSession, str], Awaitable[object | None]], key: str
+) -> None:
+    """Wait (briefly) until the child workflow projected itself, so the answer's id can be
+    used at once (read-your-writes: a check-in or a pick right after finds the row)."""
+    for _ in range(PROJECTION_WAIT):
+        if await find(session, key) is not None:
+            return
+        await session.commit()
+        await asyncio.sleep(0.1)
+
+
 async def _claim(
     session: AsyncSession,
     principal: Principal,
@@ -203,6 +221,7 @@ async def dispatch_visit(
     visit = onsite.visits[-1] if onsite is not None and onsite.visits else None
     if visit is None:  # the workflow answered without a visit: never expected
         raise conflict("the issue did not record the visit")
+    await _projected(session, onsite_repo.get_visit, visit.visit_id)
     return VisitDispatched(issue=issue, visit_id=visit.visit_id)
 
 
@@ -230,6 +249,7 @@ async def request_part(
     part = onsite.parts[-1] if onsite is not None and onsite.parts else None
     if part is None:
         raise conflict("the issue did not record the part request")
+    await _projected(session, onsite_repo.get_part, part.part_id)
     return PartRequested(issue=issue, part_id=part.part_id)
 
 
