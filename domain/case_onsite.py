@@ -13,6 +13,8 @@ from domain.case_base import CaseBase, CommandRejected, Effects
 from domain.enums import ActorKind, EventKind, IssueState, ServiceMode, Visibility
 from domain.models import Audience
 from domain.onsite import (
+    ACTIVE_VISIT_STATES,
+    CANCELLABLE_PART_STATES,
     OnsiteSummary,
     PartState,
     PartSummary,
@@ -197,7 +199,7 @@ class OnsiteRules(CaseBase):
             summary=step.summary,
             data={"child_id": step.child_id, "child_seq": step.seq, **step.data},
         )
-        if step.kind == EventKind.VISIT_MISSED:
+        if step.kind == EventKind.VISIT_MISSED and self.status.state in ONSITE_STATES:
             self._notify(
                 effects,
                 "visit_missed",
@@ -207,3 +209,12 @@ class OnsiteRules(CaseBase):
                 {"visit_id": step.child_id},
             )
         return effects
+
+    def children_to_call_off(self) -> list[str]:
+        """A cancelled issue calls off its visits nobody started and its parts still in the
+        warehouse (the children ignore it when they have moved on meanwhile)."""
+        if self.status.state != IssueState.CANCELLED:
+            return []
+        visits = [v.visit_id for v in self.onsite.visits if v.state in ACTIVE_VISIT_STATES]
+        parts = [p.part_id for p in self.onsite.parts if p.state in CANCELLABLE_PART_STATES]
+        return visits + parts

@@ -22,6 +22,10 @@ VISIT_WORKFLOW_TYPE = "VisitWorkflow"
 PART_WORKFLOW_TYPE = "SparePartWorkflow"
 """A spare-part request, a child of its issue's workflow (id `part-<issue id>-<n>`)."""
 
+ISSUE_CANCELLED_SIGNAL = "issue_cancelled"
+"""Signal to a visit or part workflow: its issue was cancelled (a visit nobody started and a
+part still in the warehouse are called off)."""
+
 ONSITE_STEP_SIGNAL = "onsite_step"
 """Signal: a visit or spare-part workflow took a step (an `OnsiteStep`), for the issue's
 timeline."""

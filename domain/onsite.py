@@ -29,6 +29,8 @@ class VisitState(StrEnum):
     CHECKED_IN = "checked_in"
     COMPLETED = "completed"
     MISSED = "missed"
+    # The issue was cancelled before anybody came.
+    CANCELLED = "cancelled"
 
 
 ACTIVE_VISIT_STATES = frozenset({VisitState.SCHEDULED, VisitState.CHECKED_IN})
@@ -41,11 +43,15 @@ class PartState(StrEnum):
     DELIVERED = "delivered"
     INSTALLED = "installed"
     RETURNED = "returned"
+    # The issue was cancelled before the part left the warehouse.
+    CANCELLED = "cancelled"
 
 
 # Still on its way to the customer's site: what "waiting for parts" means for the SLA.
 PARTS_IN_TRANSIT = frozenset({PartState.REQUESTED, PartState.PICKED, PartState.SHIPPED})
-FINAL_PART_STATES = frozenset({PartState.INSTALLED, PartState.RETURNED})
+FINAL_PART_STATES = frozenset({PartState.INSTALLED, PartState.RETURNED, PartState.CANCELLED})
+# What a cancelled issue stops; a part already on its way comes back by a return instead.
+CANCELLABLE_PART_STATES = frozenset({PartState.REQUESTED, PartState.PICKED})
 
 
 class PartAction(StrEnum):
@@ -208,6 +214,13 @@ class Visit(_Frozen):
             )
         return self.model_copy(update={"state": VisitState.MISSED, "missed_at": now})
 
+    def cancelled(self) -> "Visit":
+        """The issue was cancelled: a visit nobody started is called off (one under way
+        still ends with the engineer's check-out)."""
+        if self.state != VisitState.SCHEDULED:
+            raise TransitionRefused(f"a {self.state.value} visit cannot be called off")
+        return self.model_copy(update={"state": VisitState.CANCELLED})
+
 
 class PartStep(_Frozen):
     """A state a part entered, when, and who moved it there."""
@@ -297,6 +310,15 @@ class PartRequest(_Frozen):
         if action == PartAction.RETURN:
             changes["return_reason"] = reason
         return self.model_copy(update=changes)
+
+    def cancelled(self, now: datetime, actor_name: str) -> "PartRequest":
+        """The issue was cancelled: a part still in the warehouse is not sent."""
+        if self.state not in CANCELLABLE_PART_STATES:
+            raise TransitionRefused(
+                f"a {self.state.value} part is on its way: the field engineer returns it"
+            )
+        step = PartStep(state=PartState.CANCELLED, at=now, actor_name=actor_name)
+        return self.model_copy(update={"state": PartState.CANCELLED, "steps": (*self.steps, step)})
 
     def time_in_states(self, now: datetime) -> dict[PartState, timedelta]:
         """Wall time spent in each state so far (the current one up to `now`)."""

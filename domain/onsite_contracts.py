@@ -117,6 +117,13 @@ class PartOutcome(Contract):
     part: PartRequest
 
 
+class CallOff(Contract):
+    """Parent -> child: the issue was cancelled (a Signal: the child is never refused, a
+    visit or part that has moved on meanwhile ignores it)."""
+
+    reason: str
+
+
 class OnsiteStep(Contract):
     """A visit or part step, signalled to its issue (child -> parent), which records it on
     the timeline; `seq` is the child's own counter, so a repeated signal is recorded once."""

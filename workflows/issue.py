@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Severity,
         Tier,
     )
-    from domain.ids import PART_WORKFLOW_TYPE, VISIT_WORKFLOW_TYPE
+    from domain.ids import ISSUE_CANCELLED_SIGNAL, PART_WORKFLOW_TYPE, VISIT_WORKFLOW_TYPE
     from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.onsite import part_workflow_id, visit_workflow_id
     from domain.onsite_contracts import (
+        CallOff,
         DispatchVisitCommand,
         FieldEngineerAnswer,
         FieldEngineerQuery,
@@ -410,7 +411,9 @@ class IssueWorkflow:
 
     @workflow.update
     async def cancel(self, cmd: CancelCommand) -> CommandResult:
-        return await self._command(lambda now: self._case.cancel(cmd, now))
+        result = await self._command(lambda now: self._case.cancel(cmd, now))
+        await self._call_off_onsite()  # nothing for an issue without visits or parts
+        return result
 
     @cancel.validator
     def _validate_cancel(self, cmd: CancelCommand) -> None:
@@ -499,6 +502,18 @@ class IssueWorkflow:
         async with self._turn():
             await self._apply(self._case.onsite_step(step, workflow.now()))
             self._changed = True
+
+    async def _call_off_onsite(self) -> None:
+        """A cancelled issue tells its visits and parts (by workflow id); a child that has
+        already ended is not an error."""
+        for child_id in self._case.children_to_call_off():
+            child = workflow.get_external_workflow_handle(child_id)
+            try:
+                await child.signal(
+                    ISSUE_CANCELLED_SIGNAL, CallOff(reason="the issue was cancelled")
+                )
+            except FailureError as exc:
+                workflow.logger.warning("%s not called off: %s", child_id, exc)
 
     async def _choose_field_engineer(self) -> FieldEngineerAnswer:
         status = self._case.status

@@ -19,8 +19,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.enums import EventKind
     from domain.ids import ONSITE_STEP_SIGNAL, workflow_id_for
     from domain.models import Actor
-    from domain.onsite import PartAction, PartRequest, PartSummary, TransitionRefused
+    from domain.onsite import (
+        CANCELLABLE_PART_STATES,
+        PartAction,
+        PartRequest,
+        PartSummary,
+        TransitionRefused,
+    )
     from domain.onsite_contracts import (
+        CallOff,
         OnsiteStep,
         PartInput,
         PartOutcome,
@@ -113,6 +120,15 @@ class SparePartWorkflow:
     @return_part.validator
     def _validate_return_part(self, cmd: PartStepCommand) -> None:
         self._check(PartAction.RETURN, cmd)
+
+    @workflow.signal
+    async def issue_cancelled(self, call_off: CallOff) -> None:
+        """The issue was cancelled: a part still in the warehouse is not sent (projected;
+        one already on its way waits for the field engineer to return it)."""
+        async with self._lock:
+            if self._part.state in CANCELLABLE_PART_STATES:
+                self._part = self._part.cancelled(workflow.now(), "ITR")
+                await self._record()
 
     # --- internals -----------------------------------------------------------------------
 

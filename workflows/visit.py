@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import SYSTEM_ACTOR, Actor, Audience, Notification
     from domain.onsite import TransitionRefused, Visit, VisitState, VisitSummary
     from domain.onsite_contracts import (
+        CallOff,
         CheckInCommand,
         CheckOutCommand,
         OnsiteStep,
@@ -80,7 +81,9 @@ class VisitWorkflow:
                     f"{self._visit.window_end.isoformat()}; re-dispatch needed",
                 )
         await workflow.wait_condition(
-            lambda: self._visit.state in (VisitState.COMPLETED, VisitState.MISSED)
+            lambda: (
+                self._visit.state in (VisitState.COMPLETED, VisitState.MISSED, VisitState.CANCELLED)
+            )
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return VisitOutcome(visit=self._visit)
@@ -138,6 +141,15 @@ class VisitWorkflow:
     @check_out.validator
     def _validate_check_out(self, cmd: CheckOutCommand) -> None:
         self._refusing(lambda: self._visit.check_check_out(cmd.actor.kind, cmd.actor.id))
+
+    @workflow.signal
+    async def issue_cancelled(self, call_off: CallOff) -> None:
+        """The issue was cancelled: a visit nobody started is called off (projected; the
+        issue, being cancelled, is not told)."""
+        async with self._lock:
+            if self._visit.state == VisitState.SCHEDULED:
+                self._visit = self._visit.cancelled()
+                await self._record(SYSTEM_ACTOR)
 
     # --- internals -----------------------------------------------------------------------
 

@@ -22,10 +22,12 @@ from domain.lifecycle import CommandRejected, IssueCase
 from domain.models import (
     AcknowledgeCommand,
     Actor,
+    CancelCommand,
     Entitlement,
     IssueIntake,
     LifecycleConfig,
     OwnerChoice,
+    ProposeResolutionCommand,
     RequestInfoCommand,
     SlaTargets,
 )
@@ -108,9 +110,12 @@ def part_in(state: PartState) -> PartRequest:
             PartAction.INSTALL,
         ],
         PartState.RETURNED: [PartAction.PICK, PartAction.RETURN],
+        PartState.CANCELLED: [],
     }[state]
     for hours, action in enumerate(path, start=1):
         part = part.moved(action, ActorKind.ADMIN, "Admin", T0 + timedelta(hours=hours))
+    if state == PartState.CANCELLED:
+        part = part.cancelled(T0 + timedelta(hours=1), "ITR")
     return part
 
 
@@ -378,13 +383,19 @@ def test_a_visit_is_refused_for_a_remote_issue_a_past_window_or_a_second_active_
 
 def test_a_visit_or_part_is_refused_once_the_issue_is_resolved() -> None:
     case = onsite_case()
-    case._update(state=IssueState.AWAITING_CONFIRMATION)
+    resolve(case)
     with pytest.raises(CommandRejected, match="cannot dispatch a visit to an issue in state"):
         case.check_dispatch_visit(dispatch(), T0)
     with pytest.raises(CommandRejected, match="cannot request a spare part for"):
         case.check_request_part(
             RequestPartCommand(actor=OWNER, part_number="PSU-1", warehouse="wh")
         )
+
+
+def resolve(case: IssueCase) -> None:
+    case.acknowledge(AcknowledgeCommand(actor=OWNER), T0)
+    case.propose_resolution(ProposeResolutionCommand(actor=OWNER, summary="Fixed."), T0)
+    assert case.status.state == IssueState.AWAITING_CONFIRMATION
 
 
 def visit_step(seq: int, state: VisitState, kind: EventKind) -> OnsiteStep:
@@ -500,3 +511,51 @@ def test_the_customer_wait_and_the_part_wait_pause_and_resume_independently() ->
     delivered = part_step(4, PartState.DELIVERED, EventKind.PART_DELIVERED, T0 + timedelta(hours=3))
     case.onsite_step(delivered, T0 + timedelta(hours=3))
     assert resolution_paused(case)  # still waiting for the customer
+
+
+# --- a cancelled issue calls off what has not started -----------------------------------------
+
+
+def test_a_cancelled_issue_calls_off_a_visit_nobody_started_only() -> None:
+    assert visit().cancelled().state == VisitState.CANCELLED
+    on_site = visit().checked_in(ActorKind.FIELD_ENGINEER, "felix", START)
+    with pytest.raises(TransitionRefused, match="checked_in visit cannot be called off"):
+        on_site.cancelled()
+    called_off = visit().cancelled()
+    assert not called_off.active and not called_off.missed_by(END)
+
+
+@pytest.mark.parametrize("state", list(PartState))
+def test_a_cancelled_issue_stops_only_parts_still_in_the_warehouse(state: PartState) -> None:
+    part = part_in(state)
+    if state in (PartState.REQUESTED, PartState.PICKED):
+        stopped = part.cancelled(T0 + timedelta(days=1), "ITR")
+        assert stopped.state == PartState.CANCELLED and stopped.finished
+        assert stopped.age(T0 + timedelta(days=9)) == timedelta(days=1)
+    else:
+        with pytest.raises(TransitionRefused):
+            part.cancelled(T0 + timedelta(days=1), "ITR")
+
+
+def test_the_issue_names_the_children_to_call_off_once_it_is_cancelled() -> None:
+    case = onsite_case()
+    case.dispatch_visit(dispatch(), FELIX, "visit-ITR-1-1", T0)
+    request(case)
+    cmd = RequestPartCommand(actor=OWNER, part_number="FAN-2", quantity=1, warehouse="wh")
+    case.request_part(cmd, "part-ITR-1-2", T0)
+    shipped = part_step(3, PartState.SHIPPED, EventKind.PART_SHIPPED, T0 + timedelta(hours=2))
+    case.onsite_step(shipped, T0 + timedelta(hours=2))  # part 1 is on its way
+    assert case.children_to_call_off() == []  # not cancelled (yet)
+    case.cancel(
+        CancelCommand(actor=CUSTOMER, reason="Fixed it ourselves."), T0 + timedelta(hours=3)
+    )
+    assert case.children_to_call_off() == ["visit-ITR-1-1", "part-ITR-1-2"]
+
+
+def test_a_visit_missed_after_the_issue_was_resolved_asks_nobody_to_re_dispatch() -> None:
+    case = onsite_case()
+    case.dispatch_visit(dispatch(), FELIX, "visit-ITR-1-1", T0)
+    resolve(case)
+    effects = case.onsite_step(visit_step(2, VisitState.MISSED, EventKind.VISIT_MISSED), END)
+    assert [e.kind for e in effects.events] == [EventKind.VISIT_MISSED]
+    assert effects.notifications == []

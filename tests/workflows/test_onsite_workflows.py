@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -19,6 +20,7 @@ from domain.enums import ActorKind, Category, IssueState, ServiceMode, Severity
 from domain.models import (
     AcknowledgeCommand,
     Actor,
+    CancelCommand,
     ConfirmClosureCommand,
     IssueIntake,
     IssueStatus,
@@ -36,6 +38,7 @@ from domain.onsite_contracts import (
     PartStepCommand,
     RequestPartCommand,
 )
+from tests.support.temporal import binary, register_search_attributes
 from tests.workflows.fakes import FakeIssueActivities, FakeOnsiteActivities
 from workflows.issue import COMMAND_REJECTED, IssueWorkflow
 from workflows.spare_part import SparePartWorkflow
@@ -334,7 +337,7 @@ async def test_spare_parts_go_through_every_state_to_installed_or_are_returned(
         assert status.onsite is not None and not status.onsite.waiting_for_parts
         first = onsite.parts[f"part-{issue_id}-1"].part
         spent = first.time_in_states(await env.get_current_time())
-        assert set(spent) == set(PartState) - {PartState.RETURNED}
+        assert set(spent) == set(PartState) - {PartState.RETURNED, PartState.CANCELLED}
         assert spent[PartState.PICKED] >= timedelta(hours=3)
         assert first.age(await env.get_current_time()) >= timedelta(hours=12)
         await close(env, handle)
@@ -358,3 +361,57 @@ async def eventually(probe: Callable[[], Any]) -> Any:
             return found
         await asyncio.sleep(0.05)
     raise AssertionError("never happened")
+
+
+@pytest.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of its own: after the issue signals its children (signal-external
+    from a workflow whose run then completes), the shared test server's clock stopped
+    skipping for every later test (the dev-server test covers the same path in real time)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=binary("temporal-test-server"),
+    )
+    await register_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def test_cancelling_the_issue_calls_off_its_unstarted_visit_and_unsent_parts(
+    own_time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    env, fakes = own_time_skipping_env, FakeIssueActivities()
+    async with running(env, task_queue, fakes) as onsite:
+        handle = await open_onsite_issue(env, task_queue)
+        issue_id = handle.id.removeprefix("issue-")
+        _, visit = await dispatch(env, handle)
+        for number in (1, 2):
+            await handle.execute_update(
+                IssueWorkflow.request_part,
+                RequestPartCommand(actor=OWNER, part_number=f"FAN-{number}", warehouse="wh-1"),
+            )
+        waiting = env.client.get_workflow_handle_for(SparePartWorkflow.run, f"part-{issue_id}-1")
+        on_its_way = env.client.get_workflow_handle_for(SparePartWorkflow.run, f"part-{issue_id}-2")
+        for update in (SparePartWorkflow.pick, SparePartWorkflow.ship):
+            await on_its_way.execute_update(update, PartStepCommand(actor=WAREHOUSE))
+        await until(
+            handle,
+            lambda s: s.onsite is not None and s.onsite.parts[1].state == PartState.SHIPPED,
+            "the shipped part",
+        )
+        await handle.execute_update(
+            IssueWorkflow.cancel, CancelCommand(actor=CUSTOMER, reason="Fixed it ourselves.")
+        )
+        assert (await asyncio.wait_for(visit.result(), 30)).visit.state == VisitState.CANCELLED
+        assert (await asyncio.wait_for(waiting.result(), 30)).part.state == PartState.CANCELLED
+        assert (await on_its_way.query(SparePartWorkflow.part)).state == PartState.SHIPPED
+        back = await on_its_way.execute_update(
+            SparePartWorkflow.return_part, PartStepCommand(actor=FIELD, reason="Not needed.")
+        )
+        assert back.part.state == PartState.RETURNED
+        await asyncio.wait_for(on_its_way.result(), 30)
+        await asyncio.wait_for(handle.result(), 30)
+        assert onsite.visits[visit.id].visit.state == VisitState.CANCELLED
+        assert onsite.parts[f"part-{issue_id}-1"].part.state == PartState.CANCELLED
