@@ -16,7 +16,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.enums import ActorKind, Category, IssueState, ServiceMode, Severity
+from domain.calendar import BusinessCalendar
+from domain.enums import (
+    ActorKind,
+    Category,
+    ContractLevel,
+    IssueState,
+    ServiceMode,
+    Severity,
+    SlaClockKind,
+)
 from domain.models import (
     AcknowledgeCommand,
     Actor,
@@ -38,6 +47,7 @@ from domain.onsite_contracts import (
     PartStepCommand,
     RequestPartCommand,
 )
+from domain.sla import ResolvedPolicy, SlaClock, SlaPolicy
 from tests.support.temporal import binary, register_search_attributes
 from tests.workflows.fakes import FakeIssueActivities, FakeOnsiteActivities
 from workflows.issue import COMMAND_REJECTED, IssueWorkflow
@@ -415,3 +425,50 @@ async def test_cancelling_the_issue_calls_off_its_unstarted_visit_and_unsent_par
         await asyncio.wait_for(handle.result(), 30)
         assert onsite.visits[visit.id].visit.state == VisitState.CANCELLED
         assert onsite.parts[f"part-{issue_id}-1"].part.state == PartState.CANCELLED
+
+
+async def test_the_resolution_clock_waits_while_a_part_is_on_its_way_if_the_policy_says_so(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    policy = ResolvedPolicy(
+        policy=SlaPolicy(
+            contract_level=ContractLevel.PREMIUM,
+            severity=Severity.MAJOR,
+            first_response=timedelta(hours=4),
+            resolution=timedelta(days=10),
+            pause_for_parts=True,
+        ),
+        calendar=BusinessCalendar.always(),
+        version=1,
+    )
+    env, fakes = time_skipping_env, FakeIssueActivities(policies={Severity.MAJOR: policy})
+    async with running(env, task_queue, fakes):
+        handle = await open_onsite_issue(env, task_queue)
+        issue_id = handle.id.removeprefix("issue-")
+        await handle.execute_update(
+            IssueWorkflow.request_part,
+            RequestPartCommand(actor=OWNER, part_number="PSU-1", warehouse="wh-1"),
+        )
+        assert resolution(await handle.query(IssueWorkflow.status)).paused
+        part = env.client.get_workflow_handle_for(SparePartWorkflow.run, f"part-{issue_id}-1")
+        for update, actor in [
+            (SparePartWorkflow.pick, WAREHOUSE),
+            (SparePartWorkflow.ship, WAREHOUSE),
+        ]:
+            await env.sleep(timedelta(hours=2))
+            await part.execute_update(update, PartStepCommand(actor=actor))
+        await env.sleep(timedelta(hours=2))
+        await part.execute_update(SparePartWorkflow.deliver, PartStepCommand(actor=FIELD))
+        status = await until(handle, lambda s: not resolution(s).paused, "the resumed clock")
+        assert resolution(status).paused_for(await env.get_current_time()) >= timedelta(hours=6)
+        await part.execute_update(SparePartWorkflow.install, PartStepCommand(actor=FIELD))
+        await asyncio.wait_for(part.result(), 30)
+        await close(env, handle)
+    clocks = [e.data for e in fakes.events_of(issue_id, "sla_clocks")]
+    assert {"resolution": "paused"} in clocks and {"resolution": "resumed"} in clocks
+
+
+def resolution(status: IssueStatus) -> SlaClock:
+    clock = status.clock(SlaClockKind.RESOLUTION)
+    assert clock is not None
+    return clock
