@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -59,6 +59,7 @@ class VisitWorkflow:
         )
         self._seq = 0
         self._lock = asyncio.Lock()
+        self._reminder: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, input: VisitInput) -> VisitOutcome:
@@ -85,6 +86,8 @@ class VisitWorkflow:
                 self._visit.state in (VisitState.COMPLETED, VisitState.MISSED, VisitState.CANCELLED)
             )
         )
+        if self._reminder is not None:  # completing would abandon it
+            await self._reminder
         await workflow.wait_condition(workflow.all_handlers_finished)
         return VisitOutcome(visit=self._visit)
 
@@ -161,33 +164,44 @@ class VisitWorkflow:
             raise rejected(str(exc)) from None
 
     async def _remind(self) -> None:
-        """Tell the engineer and the customer; the notification id makes it one message."""
+        """Tell the engineer and the customer, in the background: a notifier outage must not
+        hold the visit (a check-in waits for no webhook). The notification id makes it one
+        message however often it is retried."""
         now = workflow.now()
         self._visit = self._visit.reminded(now)
         visit = self._visit
         window = f"{visit.window_start.isoformat()} to {visit.window_end.isoformat()}"
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            Notification(
-                notification_id=f"{visit.visit_id}:reminder",
-                issue_id=visit.issue_id,
-                kind="visit_reminder",
-                audience=Audience(engineer_id=visit.engineer_id, reporter=True),
-                subject=f"{visit.issue_id}: on-site visit by {first_name(visit.engineer_name)} "
-                f"from {window}",
-                at=now,
-                data={"visit_id": visit.visit_id, "window_start": visit.window_start.isoformat()},
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=timedelta(hours=1),
-            retry_policy=NOTIFY_RETRY,
+        notification = Notification(
+            notification_id=f"{visit.visit_id}:reminder",
+            issue_id=visit.issue_id,
+            kind="visit_reminder",
+            audience=Audience(engineer_id=visit.engineer_id, reporter=True),
+            subject=f"{visit.issue_id}: on-site visit by {first_name(visit.engineer_name)} "
+            f"from {window}",
+            at=now,
+            data={"visit_id": visit.visit_id, "window_start": visit.window_start.isoformat()},
         )
+        self._reminder = asyncio.create_task(self._send(notification))
         await self._step(
             EventKind.VISIT_REMINDED,
             SYSTEM_ACTOR,
             f"visit {visit.number}: reminder sent to {first_name(visit.engineer_name)} "
             "and the customer",
         )
+
+    async def _send(self, notification: Notification) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.notify,
+                notification,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(hours=24),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:  # undeliverable for a day: the visit went on anyway
+            workflow.logger.warning(
+                "reminder %s abandoned: %s", notification.notification_id, exc.cause
+            )
 
     async def _step(
         self,
