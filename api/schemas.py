@@ -225,6 +225,7 @@ class SlaPolicyInfo(BaseModel):
     warnings: list[int]
     breach_actions: list[BreachAction]
     pause_while_waiting_for_rnd: bool
+    pause_for_parts: bool = False
 
 
 class IssueSlaRead(BaseModel):
