@@ -100,7 +100,7 @@ async def test_every_product_has_a_tier1_owner_and_every_team_a_manager(
                 assert owner is not None and owner.tier == tier
         teams = await reference.list_teams(session)
         assert {t.tier for t in teams} == {Tier.FRONTLINE, Tier.EXPERT, Tier.RND}
-        assert len([t for t in teams if t.tier == Tier.FRONTLINE]) == 2
+        assert len([t for t in teams if t.tier == Tier.FRONTLINE]) == 3
         assert all(t.manager_id is not None for t in teams)
         for team in teams:
             members = await reference.list_engineers(session, team_id=team.id)
