@@ -317,8 +317,8 @@ class IssueRow(Base):
     """The projection of one issue workflow's status, for listing and filtering."""
 
     __tablename__ = "issues"
-    # Dispatch counts each engineer's open issues: by owner, then state.
-    __table_args__ = (sa.Index("ix_issues_owner_id_state", "owner_id", "state"),)
+    # Dispatch counts each engineer's open issues from this index alone (owner, state, paused).
+    __table_args__ = (sa.Index("ix_issues_owner_id_state", "owner_id", "state", "sla_paused"),)
 
     id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(sa.String(RECORD_ID))

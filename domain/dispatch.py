@@ -126,6 +126,15 @@ def first_failing_criterion(criteria: RuleCriteria, facts: IssueFacts) -> str | 
     return None
 
 
+def matches(criteria: RuleCriteria, facts: IssueFacts) -> bool:
+    """Whether every criterion holds (`first_failing_criterion` is None), without saying why."""
+    for name in CRITERIA:
+        allowed: tuple[object, ...] = getattr(criteria, name)
+        if allowed and getattr(facts, _FACT_OF[name]) not in allowed:
+            return False
+    return True
+
+
 def _plain(value: object) -> object:
     return value.value if hasattr(value, "value") else value
 
@@ -135,13 +144,18 @@ def route(
     facts: IssueFacts,
     defaults: dict[Tier, str],
     product_teams: Sequence[str] = (),
+    *,
+    explain: bool = True,
 ) -> Routing:
     """The team for the issue at its tier: the first matching rule (by position, then id),
     else the tier's default team, else the first team at the tier linked to the product
-    (how issues were routed before rules existed)."""
+    (how issues were routed before rules existed). Without explain the rules after the
+    first match are not looked at and no verdicts are kept (the owner-choice activity)."""
     verdicts: list[RuleVerdict] = []
     chosen: RuleVerdict | None = None
     for rule in sorted(rules, key=lambda r: (r.position, r.id)):
+        if not explain and not matches(rule.criteria, facts):
+            continue
         failed = first_failing_criterion(rule.criteria, facts)
         team_id = rule.teams.get(facts.tier)
         if failed is None and team_id is None:
@@ -157,7 +171,10 @@ def route(
         )
         if verdict.matched:
             chosen = verdict
-        verdicts.append(verdict)
+            if not explain:
+                break
+        if explain:
+            verdicts.append(verdict)
     if chosen is not None:
         return Routing(
             team_id=chosen.team_id,

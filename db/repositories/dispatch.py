@@ -44,7 +44,7 @@ from domain.dispatch import (
     route,
     substitute_first,
 )
-from domain.enums import AssignmentStrategy, IssueState, Tier
+from domain.enums import AssignmentStrategy, IssueState, Presence, Tier
 from domain.models import OwnerAnswer, OwnerChoice, OwnerQuery
 
 NOT_RUNNING_STATES: tuple[IssueState, ...] = (
@@ -94,8 +94,26 @@ def rule_from_row(rule_id: str, position: int, criteria: Any, teams: Any) -> Rou
     )
 
 
+_RULES_CACHE: dict[str, tuple[tuple[int, Any], list[RoutingRule]]] = {}
+"""Parsed rules per database, with the (count, latest update) they were parsed at: every
+choice checks that key (one aggregate) instead of reading and validating every rule."""
+
+
 async def load_rules(session: AsyncSession) -> list[RoutingRule]:
-    """Every rule in order (position, then id)."""
+    """Every rule in order (position, then id); parsed again only after a rule changed
+    (every write stamps updated_at; a delete changes the count)."""
+    count, latest = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.max(RoutingRuleRow.updated_at)).select_from(
+                RoutingRuleRow
+            )
+        )
+    ).one()
+    cache_key = str(session.get_bind().engine.url)
+    version = (int(count), latest)
+    cached = _RULES_CACHE.get(cache_key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     result = await session.execute(
         sa.select(
             RoutingRuleRow.id,
@@ -104,7 +122,9 @@ async def load_rules(session: AsyncSession) -> list[RoutingRule]:
             RoutingRuleRow.teams,
         ).order_by(RoutingRuleRow.position, RoutingRuleRow.id)
     )
-    return [rule_from_row(*row) for row in result]
+    rules = [rule_from_row(*row) for row in result]
+    _RULES_CACHE[cache_key] = (version, rules)
+    return rules
 
 
 async def load_defaults(session: AsyncSession) -> dict[Tier, str]:
@@ -223,6 +243,102 @@ async def team_candidates(
     return _candidates(rows, loads)
 
 
+def _counted_load(running_only: bool) -> Any:
+    """The engineer's counted open issues, as a correlated count the (owner, state, paused)
+    index answers alone: a team of a thousand costs a thousand index seeks, not a scan."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(IssueRow)
+        .where(IssueRow.owner_id == EngineerRow.id, _counted(running_only))
+        .correlate(EngineerRow)
+        .scalar_subquery()
+    )
+
+
+async def ranked_candidates(
+    session: AsyncSession,
+    team_id: str,
+    running_only: bool,
+    strategy: AssignmentStrategy,
+    demand: Demand,
+    presence: Presence,
+    cursor: str | None,
+    offset: int,
+    limit: int,
+) -> list[Candidate]:
+    """One slice of the team's engineers with `presence` who may take work (below capacity,
+    not excluded), in the strategy's order: the database sorts and counts, so the strategy
+    only looks at the first few. Ordered by the same keys as `domain.dispatch.pick` (ids
+    compared bytewise, as Python does), so the first eligible engineer of the first slices
+    is the one `pick` would choose among them all."""
+    count = _counted_load(running_only)
+    engineer_id: Any = EngineerRow.id
+    if dialect_name(session) == "postgresql":
+        engineer_id = EngineerRow.id.collate("C")
+    query = (
+        sa.select(*_CANDIDATE_COLUMNS, count.label("load"))
+        .join(TeamMemberRow, TeamMemberRow.engineer_id == EngineerRow.id)
+        .where(
+            TeamMemberRow.team_id == team_id,
+            EngineerRow.active.is_(True),
+            EngineerRow.is_manager.is_(False),
+            EngineerRow.presence == presence,
+            count < EngineerRow.capacity,
+        )
+    )
+    if demand.exclude:
+        query = query.where(EngineerRow.id.not_in(list(demand.exclude)))
+    order: list[Any]
+    if strategy == AssignmentStrategy.ROUND_ROBIN:
+        order = [engineer_id]
+        if cursor is not None:
+            order = [sa.case((engineer_id > cursor, 0), else_=1), engineer_id]
+    elif strategy == AssignmentStrategy.SKILLS_WEIGHTED:
+        level = sa.func.coalesce(EngineerRow.skills[demand.skill].as_integer(), 0)
+        order = [level.desc(), count, engineer_id]
+    else:
+        order = [count, engineer_id]
+    rows = list(await session.execute(query.order_by(*order).offset(offset).limit(limit)))
+    return _candidates(rows, {row.id: int(row.load) for row in rows})
+
+
+async def best_pick(
+    session: AsyncSession,
+    team: "TeamProfile",
+    demand: Demand,
+    cursor: str | None,
+    batch: int = 32,
+) -> Pick:
+    """The strategy's pick without reading the whole team: available engineers slice by
+    slice in the strategy's order, then away ones; the first slice with an eligible
+    engineer decides (its `considered` lists only the engineers looked at)."""
+    considered: list[Eligibility] = []
+    for presence in (Presence.AVAILABLE, Presence.AWAY):
+        offset = 0
+        while True:
+            candidates = await ranked_candidates(
+                session,
+                team.id,
+                team.load_counts_running_only,
+                team.strategy,
+                demand,
+                presence,
+                cursor,
+                offset,
+                batch,
+            )
+            if not candidates:
+                break
+            chosen = pick(team.strategy, candidates, demand, cursor)
+            if chosen.engineer_id is not None:
+                return chosen.model_copy(update={"considered": (*considered, *chosen.considered)})
+            considered.extend(chosen.considered)
+            offset += batch
+    return Pick(
+        engineer_id=None, why="no eligible engineer", considered=tuple(considered), cursor=cursor
+    )
+
+
 async def engineer_candidate(
     session: AsyncSession, engineer_id: str, running_only: bool
 ) -> Candidate | None:
@@ -278,6 +394,7 @@ async def plan_owner(
     query: OwnerQuery,
     *,
     lock_cursor: bool = False,
+    explain: bool = True,
     on: date | None = None,
 ) -> DispatchPlan:
     """Route the issue to a team and pick its owner there, without writing anything.
@@ -294,6 +411,7 @@ async def plan_owner(
             facts,
             await load_defaults(session),
             await product_team_ids(session, query.product_id, query.tier),
+            explain=explain,
         )
     team = await team_profile(session, routing.team_id) if routing.team_id else None
     if team is None:
@@ -314,8 +432,11 @@ async def plan_owner(
     cursor: str | None = None
     if team.strategy == AssignmentStrategy.ROUND_ROBIN:
         cursor = await (locked_cursor if lock_cursor else cursor_of)(session, team.id)
-    candidates = await team_candidates(session, team.id, running_only)
-    chosen_pick = pick(team.strategy, candidates, demand, cursor)
+    if explain:
+        candidates = await team_candidates(session, team.id, running_only)
+        chosen_pick = pick(team.strategy, candidates, demand, cursor)
+    else:
+        chosen_pick = await best_pick(session, team, demand, cursor)
     if substitute is not None:
         owner = _choice(
             substitute.engineer_id,
@@ -341,7 +462,7 @@ async def plan_owner(
             pick=chosen_pick,
             answer=OwnerAnswer(team_id=team.id, why=why),
         )
-    name = next(c.name for c in candidates if c.engineer_id == chosen_pick.engineer_id)
+    name = next(c.name for c in chosen_pick.considered if c.engineer_id == chosen_pick.engineer_id)
     owner = _choice(chosen_pick.engineer_id, name, query.tier, team, why)
     return DispatchPlan(
         facts=facts,
@@ -429,7 +550,7 @@ async def choose_owner(session: AsyncSession, key: str, query: OwnerQuery) -> Ow
     stored = await stored_choice(session, key)
     if stored is not None:
         return stored
-    plan = await plan_owner(session, query, lock_cursor=True)
+    plan = await plan_owner(session, query, lock_cursor=True, explain=False)
     turn = plan.pick.engineer_id if plan.pick is not None else None
     if (
         plan.team is not None

@@ -267,3 +267,30 @@ def test_round_robin_visits_every_eligible_engineer_before_repeating(
         cursor = chosen.cursor
     for start in range(0, len(turns), len(eligible)):
         assert sorted(turns[start : start + len(eligible)]) == eligible
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    positions=st.lists(st.integers(0, 5), min_size=0, max_size=6),
+    regions=st.lists(st.sampled_from([(), ("eu",), ("apac",)]), min_size=6, max_size=6),
+)
+def test_routing_without_explanation_chooses_the_same_team(
+    positions: list[int], regions: list[tuple[str, ...]]
+) -> None:
+    rules = [
+        RoutingRule(
+            id=f"r{i}",
+            position=position,
+            criteria=RuleCriteria(regions=regions[i]),
+            teams={Tier.FRONTLINE: f"t{i}"},
+        )
+        for i, position in enumerate(positions)
+    ]
+    explained = route(rules, FACTS, defaults={Tier.FRONTLINE: "d"})
+    quick = route(rules, FACTS, defaults={Tier.FRONTLINE: "d"}, explain=False)
+    assert (quick.team_id, quick.rule_id, quick.why) == (
+        explained.team_id,
+        explained.rule_id,
+        explained.why,
+    )
+    assert quick.verdicts == ()

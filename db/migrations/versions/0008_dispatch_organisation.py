@@ -67,7 +67,9 @@ def upgrade() -> None:
     with op.batch_alter_table("issues") as batch:
         batch.add_column(sa.Column("team_id", sa.String(length=64), nullable=True))
         batch.create_index(batch.f("ix_issues_team_id"), ["team_id"], unique=False)
-        batch.create_index("ix_issues_owner_id_state", ["owner_id", "state"], unique=False)
+        batch.create_index(
+            "ix_issues_owner_id_state", ["owner_id", "state", "sla_paused"], unique=False
+        )
 
     op.create_table(
         "team_members",
