@@ -14,7 +14,15 @@ from db.repositories import issues as issue_repo
 from db.repositories import reference
 from db.seed import seed_demo_data
 from db.session import Database
-from domain.enums import Category, Channel, Presence, ServiceMode, Severity, Tier
+from domain.enums import (
+    AssignmentStrategy,
+    Category,
+    Channel,
+    Presence,
+    ServiceMode,
+    Severity,
+    Tier,
+)
 from domain.models import OwnerAnswer, OwnerChoice, OwnerQuery
 from tests.db.builders import TODAY, add_issue, intake
 
@@ -177,3 +185,28 @@ def test_the_choice_key_is_the_activity_identity() -> None:
     info = environment("7", run_id="r").info
     assert choice_key(info) == "issue-ITR-1/r/7"
     assert isinstance(info, activity.Info)
+
+
+async def test_the_dry_run_plan_and_the_activity_plan_agree_for_every_strategy(
+    database: Database,
+) -> None:
+    """The activity lets the database rank the team and weighs a slice; the dry run weighs
+    everyone: both must choose the same engineer."""
+    await seeded(database)
+    owners = ("alice", "alice", "bob", "carol", "carol", "carol")
+    async with database.transaction() as session:
+        for index, engineer_id in enumerate(owners):
+            choice = OwnerChoice(engineer_id=engineer_id, engineer_name="x", tier=Tier.FRONTLINE)
+            await add_issue(session, intake(f"L{index}"), owner=choice)
+        await reference.update_engineer(session, "alice", {"presence": Presence.AWAY})
+    for strategy in AssignmentStrategy:
+        async with database.transaction() as session:
+            await reference.update_team(session, "t1-network", {"strategy": strategy})
+        for cursor in (None, "alice", "bob", "carol"):
+            async with database.transaction() as session:
+                await dispatch_repo.locked_cursor(session, "t1-network")
+                await dispatch_repo.advance_cursor(session, "t1-network", cursor or "")
+            async with database.session() as session:
+                full = await dispatch_repo.plan_owner(session, WALKTHROUGH, explain=True)
+                quick = await dispatch_repo.plan_owner(session, WALKTHROUGH, explain=False)
+            assert full.answer == quick.answer, (strategy, cursor)
