@@ -48,7 +48,7 @@ class PersonSpec(_Spec):
     skills: dict[str, int] = Field(default_factory=dict)
     languages: tuple[str, ...] = ()
     region: str | None = None
-    capacity: int = Field(default=10, ge=0)
+    capacity: int = Field(default=100, ge=0)  # demo engineers are rarely full
     presence: Presence = Presence.AVAILABLE
     substitute: str | None = None
     also_in: tuple[str, ...] = ()  # further teams (same tier)
