@@ -187,12 +187,17 @@ async def update_team(session: AsyncSession, team_id: str, body: TeamUpdate) -> 
 
 
 async def delete_team(session: AsyncSession, team_id: str) -> None:
-    """Only an empty team no rule routes to may go (its issues' history keeps its id)."""
+    """Only a team that is no rule's target, no tier's default and nobody's primary team
+    may go (its issues' history keeps its id)."""
     if await repo.get_team(session, team_id) is None:
         raise not_found(f"team {team_id}")
     rules = await dispatch_repo.rules_naming_team(session, team_id)
     if rules:
         raise conflict(f"team '{team_id}' is the target of routing rules {', '.join(rules)}")
+    defaults = await dispatch_repo.load_defaults(session)
+    tiers = [str(int(tier)) for tier, team in sorted(defaults.items()) if team == team_id]
+    if tiers:
+        raise conflict(f"team '{team_id}' is the default team of tier {', '.join(tiers)}")
     primary = [e.id for e in await repo.list_engineers(session) if e.team_id == team_id]
     if primary:
         raise conflict(f"team '{team_id}' is the primary team of {', '.join(primary)}")

@@ -99,6 +99,12 @@ async def test_bad_team_fields_are_422s_at_their_path(
 async def test_a_team_still_in_use_cannot_be_deleted(api: Api) -> None:
     in_rules = await api.http.delete("/teams/t1-field", headers=ADMIN)
     assert in_rules.status_code == 409 and "on-site-visits" in in_rules.json()["detail"]
+    as_default = await api.http.delete("/teams/t2-experts", headers=ADMIN)
+    assert as_default.status_code == 409  # a rule's target, and the tier-2 default
+    ok(await api.http.post("/teams", json=NEW_TEAM, headers=ADMIN), 201)
+    ok(await api.http.put("/routing/defaults/1", json={"team_id": "t1-chat"}, headers=ADMIN))
+    as_default = await api.http.delete("/teams/t1-chat", headers=ADMIN)
+    assert as_default.status_code == 409 and "default team of tier 1" in as_default.json()["detail"]
     assert (await api.http.delete("/teams/nope", headers=ADMIN)).status_code == 404
     assert (await api.http.post("/teams", json=NEW_TEAM, headers=ENGINEER)).status_code == 403
 
