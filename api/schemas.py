@@ -547,7 +547,10 @@ class TeamUpdate(TeamFields):
     """A full replacement of the team's editable fields (its id and tier stay)."""
 
     name: Title
-    manager_id: Slug | None = None
+    manager_id: Slug | None = Field(default=None, description="The primary manager")
+    manager_ids: list[Slug] = Field(
+        default_factory=list, max_length=20, description="Further managers, each once"
+    )
 
 
 class TeamRead(BaseModel):
@@ -555,6 +558,9 @@ class TeamRead(BaseModel):
     name: str
     tier: Tier
     manager_id: str | None
+    manager_ids: list[str] = Field(
+        default_factory=list, description="Every manager, the primary one included"
+    )
     product_ids: list[str]
     regions: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)

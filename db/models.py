@@ -240,6 +240,20 @@ class TeamMemberRow(Base):
     )
 
 
+class TeamManagerRow(Base):
+    """Every manager of a team (`teams.manager_id`, the primary one, included): each may set
+    the presence of the team's engineers and hears about the team's breaches."""
+
+    __tablename__ = "team_managers"
+
+    team_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    engineer_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class RoutingRuleRow(Base):
     """One ordered routing rule; `criteria` is the validated `RuleCriteria` dump (lists,
     empty = any) and `teams` the target team per tier ({"1": "t1-network"})."""

@@ -103,12 +103,13 @@ async def create_product(session: AsyncSession, body: ProductCreate) -> ProductR
     return ProductRead.model_validate(row)
 
 
-def _team_read(team: TeamRow, product_ids: list[str]) -> TeamRead:
+def _team_read(team: TeamRow, product_ids: list[str], manager_ids: list[str]) -> TeamRead:
     return TeamRead(
         id=team.id,
         name=team.name,
         tier=team.tier,
         manager_id=team.manager_id,
+        manager_ids=manager_ids,
         product_ids=product_ids,
         regions=list(team.regions or ()),
         languages=list(team.languages or ()),
@@ -121,7 +122,11 @@ def _team_read(team: TeamRow, product_ids: list[str]) -> TeamRead:
 
 async def list_teams(session: AsyncSession, tier: Tier | None) -> list[TeamRead]:
     return [
-        _team_read(t, await repo.team_product_ids(session, t.id))
+        _team_read(
+            t,
+            await repo.team_product_ids(session, t.id),
+            await repo.team_manager_ids(session, t.id),
+        )
         for t in await repo.list_teams(session, tier)
     ]
 
@@ -130,7 +135,11 @@ async def get_team(session: AsyncSession, team_id: str) -> TeamRead:
     team = await repo.get_team(session, team_id)
     if team is None:
         raise not_found(f"team {team_id}")
-    return _team_read(team, await repo.team_product_ids(session, team_id))
+    return _team_read(
+        team,
+        await repo.team_product_ids(session, team_id),
+        await repo.team_manager_ids(session, team_id),
+    )
 
 
 async def _check_team_fields(session: AsyncSession, body: TeamFields) -> None:
@@ -167,21 +176,20 @@ async def create_team(session: AsyncSession, body: TeamCreate) -> TeamRead:
 
 
 async def update_team(session: AsyncSession, team_id: str, body: TeamUpdate) -> TeamRead:
-    """Replace the team's editable fields; its manager must be a manager of the team."""
+    """Replace the team's editable fields, products and managers (each must be a manager)."""
     team = await repo.get_team(session, team_id)
     if team is None:
         raise not_found(f"team {team_id}")
     await _check_team_fields(session, body)
-    if body.manager_id is not None:
-        manager = await repo.get_engineer(session, body.manager_id)
+    named = [("body.manager_id", body.manager_id)] if body.manager_id is not None else []
+    named += [(f"body.manager_ids.{i}", m) for i, m in enumerate(body.manager_ids)]
+    for field, engineer_id in named:
+        manager = await repo.get_engineer(session, engineer_id)
         if manager is None or not manager.is_manager:
-            raise invalid("body.manager_id", f"'{body.manager_id}' is not a manager")
+            raise invalid(field, f"'{engineer_id}' is not a manager")
     async with _writing(session, f"team '{team_id}'"):
-        await repo.update_team(
-            session,
-            team_id,
-            {**_team_values(body), "name": body.name, "manager_id": body.manager_id},
-        )
+        await repo.update_team(session, team_id, {**_team_values(body), "name": body.name})
+        await repo.set_team_managers(session, team_id, body.manager_id, body.manager_ids)
         await repo.set_team_products(session, team_id, body.product_ids)
     return await get_team(session, team_id)
 

@@ -17,12 +17,14 @@ from db.models import (
     IssueRow,
     OrganisationRow,
     ProductRow,
+    TeamManagerRow,
     TeamMemberRow,
     TeamProductRow,
     TeamRow,
     TokenRow,
     utcnow,
 )
+from db.repositories._dialect import insert_if_absent
 from domain.enums import OPEN_STATES, ContractLevel, IssueState, Role, Tier, WarrantyStatus
 from domain.models import Audience, Entitlement, OwnerChoice
 
@@ -190,10 +192,18 @@ async def link_team_product(session: AsyncSession, team_id: str, product_id: str
 
 
 async def set_team_manager(session: AsyncSession, team_id: str, engineer_id: str | None) -> None:
-    """Set the manager once the engineer exists (teams and engineers refer to each other)."""
+    """Set the (primary) manager once the engineer exists (teams and engineers refer to each
+    other); they are one of the team's managers too."""
     await session.execute(
         sa.update(TeamRow).where(TeamRow.id == team_id).values(manager_id=engineer_id)
     )
+    if engineer_id is not None:
+        await insert_if_absent(
+            session,
+            TeamManagerRow,
+            {"team_id": team_id, "engineer_id": engineer_id},
+            [TeamManagerRow.team_id, TeamManagerRow.engineer_id],
+        )
 
 
 async def get_team(session: AsyncSession, team_id: str) -> TeamRow | None:
@@ -438,10 +448,17 @@ async def _managers_for(session: AsyncSession, issue: IssueRow | None) -> list[R
     if issue is not None and issue.owner_id is not None:
         owner = await session.get(EngineerRow, issue.owner_id)
         if owner is not None:
+            managers_of_team = sa.select(TeamManagerRow.engineer_id).where(
+                TeamManagerRow.team_id == owner.team_id
+            )
+            primary = sa.select(TeamRow.manager_id).where(TeamRow.id == owner.team_id)
             result = await session.scalars(
                 sa.select(EngineerRow)
-                .join(TeamRow, TeamRow.manager_id == EngineerRow.id)
-                .where(TeamRow.id == owner.team_id, active_manager)
+                .where(
+                    sa.or_(EngineerRow.id.in_(primary), EngineerRow.id.in_(managers_of_team)),
+                    active_manager,
+                )
+                .order_by(EngineerRow.id)
             )
             managers = [_as_recipient(m) for m in result]
             if managers:
@@ -536,8 +553,40 @@ async def update_engineer(session: AsyncSession, engineer_id: str, values: dict[
 
 
 async def managed_team_ids(session: AsyncSession, manager_id: str) -> list[str]:
-    """The teams this engineer manages."""
+    """The teams this engineer manages (as primary manager or one of several)."""
     result = await session.scalars(
-        sa.select(TeamRow.id).where(TeamRow.manager_id == manager_id).order_by(TeamRow.id)
+        sa.select(TeamRow.id)
+        .where(
+            sa.or_(
+                TeamRow.manager_id == manager_id,
+                TeamRow.id.in_(
+                    sa.select(TeamManagerRow.team_id).where(
+                        TeamManagerRow.engineer_id == manager_id
+                    )
+                ),
+            )
+        )
+        .order_by(TeamRow.id)
     )
     return list(result)
+
+
+async def team_manager_ids(session: AsyncSession, team_id: str) -> list[str]:
+    """Every manager of the team, sorted."""
+    result = await session.scalars(
+        sa.select(TeamManagerRow.engineer_id)
+        .where(TeamManagerRow.team_id == team_id)
+        .order_by(TeamManagerRow.engineer_id)
+    )
+    return list(result)
+
+
+async def set_team_managers(
+    session: AsyncSession, team_id: str, primary: str | None, others: Iterable[str]
+) -> None:
+    """Replace the team's managers: the primary (`teams.manager_id`) and the others."""
+    await session.execute(sa.delete(TeamManagerRow).where(TeamManagerRow.team_id == team_id))
+    await set_team_manager(session, team_id, primary)
+    for engineer_id in sorted(set(others) - {primary}):
+        session.add(TeamManagerRow(team_id=team_id, engineer_id=engineer_id))
+    await session.flush()

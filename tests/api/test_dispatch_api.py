@@ -381,3 +381,29 @@ async def test_an_engineers_issues_and_the_unowned_issues(api: Api) -> None:
     assert (await api.http.get("/engineers/nobody/issues", headers=ADMIN)).status_code == 404
     unowned = ok(await api.http.get("/issues?owner_id=none", headers=ENGINEER))
     assert ids(unowned) == ["W4"]
+
+
+async def test_a_team_may_have_several_managers_and_each_sets_presence(api: Api) -> None:
+    team = ok(await api.http.get("/teams/t1-network", headers=ADMIN))
+    assert (team["manager_id"], team["manager_ids"]) == ("nina", ["nina"])
+    assert (
+        await api.http.put(
+            "/engineers/bob/presence", json={"presence": "away"}, headers=OTHER_MANAGER
+        )
+    ).status_code == 403
+    update = {
+        "name": team["name"],
+        "product_ids": team["product_ids"],
+        "manager_id": "nina",
+        "manager_ids": ["paula"],
+    }
+    edited = ok(await api.http.put("/teams/t1-network", json=update, headers=ADMIN))
+    assert edited["manager_ids"] == ["nina", "paula"]
+    ok(
+        await api.http.put(
+            "/engineers/bob/presence", json={"presence": "away"}, headers=OTHER_MANAGER
+        )
+    )
+    not_a_manager = {**update, "manager_ids": ["bob"]}
+    response = await api.http.put("/teams/t1-network", json=not_a_manager, headers=ADMIN)
+    assert_unprocessable_at(response, "body.manager_ids.0")

@@ -1,6 +1,7 @@
 """Tiered dispatch data: team routing attributes, engineer presence/capacity/skills,
-team memberships, routing rules and per-tier defaults, round-robin cursors, the owner
-choices keyed by activity identity, organisation region/language and the issue's team.
+team memberships, several managers per team, routing rules and per-tier defaults,
+round-robin cursors, the owner choices keyed by activity identity, organisation
+region/language and the issue's team.
 
 Existing engineers become members of their team (engineers.team_id stays their primary
 team); existing rows get the defaults (available, capacity 10, least loaded, load counting
@@ -95,6 +96,32 @@ def upgrade() -> None:
     op.execute("INSERT INTO team_members (team_id, engineer_id) SELECT team_id, id FROM engineers")
 
     op.create_table(
+        "team_managers",
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("engineer_id", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engineer_id"],
+            ["engineers.id"],
+            name=op.f("fk_team_managers_engineer_id_engineers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_team_managers_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("team_id", "engineer_id", name=op.f("pk_team_managers")),
+    )
+    op.create_index(
+        op.f("ix_team_managers_engineer_id"), "team_managers", ["engineer_id"], unique=False
+    )
+    op.execute(
+        "INSERT INTO team_managers (team_id, engineer_id) "
+        "SELECT id, manager_id FROM teams WHERE manager_id IS NOT NULL"
+    )
+
+    op.create_table(
         "routing_rules",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
@@ -148,6 +175,8 @@ def downgrade() -> None:
     op.drop_table("routing_defaults")
     op.drop_index(op.f("ix_routing_rules_position"), table_name="routing_rules")
     op.drop_table("routing_rules")
+    op.drop_index(op.f("ix_team_managers_engineer_id"), table_name="team_managers")
+    op.drop_table("team_managers")
     op.drop_index(op.f("ix_team_members_engineer_id"), table_name="team_members")
     op.drop_table("team_members")
     with op.batch_alter_table("issues") as batch:
