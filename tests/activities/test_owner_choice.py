@@ -14,6 +14,7 @@ from db.repositories import issues as issue_repo
 from db.repositories import reference
 from db.seed import seed_demo_data
 from db.session import Database
+from domain.dispatch import Demand, pick
 from domain.enums import (
     AssignmentStrategy,
     Category,
@@ -210,3 +211,37 @@ async def test_the_dry_run_plan_and_the_activity_plan_agree_for_every_strategy(
                 full = await dispatch_repo.plan_owner(session, WALKTHROUGH, explain=True)
                 quick = await dispatch_repo.plan_owner(session, WALKTHROUGH, explain=False)
             assert full.answer == quick.answer, (strategy, cursor)
+
+
+async def test_slices_of_one_engineer_still_find_the_strategys_choice(database: Database) -> None:
+    """The database's order matches the strategy's across slice boundaries: engineers who
+    cannot take the issue (no skill, excluded, full) at the head of the order are skipped."""
+    await seeded(database)
+    alice = OwnerChoice(engineer_id="alice", engineer_name="x", tier=Tier.FRONTLINE)
+    async with database.transaction() as session:
+        await reference.update_engineer(session, "alice", {"skills": {"bgp": 3}})
+        await reference.update_engineer(session, "bob", {"capacity": 1})
+        await add_issue(
+            session, intake("S1"), owner=alice.model_copy(update={"engineer_id": "bob"})
+        )
+        await add_issue(
+            session, intake("S2"), owner=alice.model_copy(update={"engineer_id": "carol"})
+        )
+    demand = Demand(skill="edge-router", language="en", exclude=("nobody",))
+    for strategy in AssignmentStrategy:
+        async with database.transaction() as session:
+            await reference.update_team(session, "t1-network", {"strategy": strategy})
+        async with database.session() as session:
+            team = await dispatch_repo.team_profile(session, "t1-network")
+            assert team is not None
+            everyone = await dispatch_repo.team_candidates(session, "t1-network", True)
+            full = pick(strategy, everyone, demand)
+            sliced = await dispatch_repo.best_pick(session, team, demand, None, batch=1)
+        assert (
+            (sliced.engineer_id, sliced.why)
+            == (full.engineer_id, full.why)
+            == (
+                "carol",
+                sliced.why,
+            )
+        )
