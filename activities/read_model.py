@@ -2,6 +2,7 @@
 
 from temporalio import activity
 
+from db.repositories import dispatch as dispatch_repo
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
 from db.repositories import sla as sla_repo
@@ -18,6 +19,11 @@ from domain.models import (
     SlaPolicyAnswer,
     SlaPolicyQuery,
 )
+
+
+def choice_key(info: activity.Info) -> str:
+    """What identifies one owner choice across its retries: workflow, run and activity id."""
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
 
 class ReadModelActivities:
@@ -43,12 +49,20 @@ class ReadModelActivities:
 
     @activity.defn(name="itr.choose_owner")
     async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
-        """Least open issues among the product's engineers at the tier: simple and explainable."""
-        async with self._db.transaction() as session:
-            owner = await reference_repo.least_loaded_engineer(
-                session, query.product_id, query.tier
-            )
-        return OwnerAnswer(owner=owner)
+        """Route the issue (rules -> team, or the query's team) and apply the team's strategy.
+
+        Keyed by this activity's identity: a retry answers the stored choice, so a
+        round-robin cursor advances once per choice, in the choice's own transaction."""
+        key = choice_key(activity.info())
+        try:
+            async with self._db.transaction() as session:
+                return await dispatch_repo.choose_owner(session, key, query)
+        except dispatch_repo.ChoiceRace:
+            async with self._db.transaction() as session:
+                stored = await dispatch_repo.stored_choice(session, key)
+            if stored is None:  # pragma: no cover - the race's winner committed it
+                raise
+            return stored
 
     @activity.defn(name="itr.product_info")
     async def product_info(self, query: ProductQuery) -> ProductInfo:

@@ -7,6 +7,8 @@ from domain.enums import ActorKind, Role
 from domain.models import Actor
 
 STAFF = frozenset({Role.ENGINEER, Role.MANAGER, Role.ADMIN})
+ORGANISATION_STAFF = STAFF | {Role.DISPATCHER, Role.FIELD_ENGINEER, Role.WAREHOUSE}
+"""Everyone working for the support organisation: who may read queues and workloads."""
 CUSTOMER_SIDE = frozenset({Role.CUSTOMER, Role.INTEGRATION})
 EVERYONE = frozenset(Role)
 

@@ -157,6 +157,11 @@ def idempotent_replay(operation: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+BODY_NAMES_A_RESOURCE = frozenset({"/routing/dry-run"})
+"""Operations without a path parameter whose body may name something that does not exist
+(the dry run of an issue id)."""
+
+
 def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The error statuses this operation can answer, from what kind of operation it is."""
     if path == "/healthz":
@@ -168,7 +173,7 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[in
         statuses |= {401, 403, 429}
     elif "webhook" in path:
         statuses |= {401, 404}  # a missing or wrong signature; the tracker is not configured
-    if "{" in path:
+    if "{" in path or path in BODY_NAMES_A_RESOURCE:
         statuses.add(404)
     if method in STATE_CHANGING:
         statuses |= {409, 413}

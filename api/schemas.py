@@ -24,12 +24,14 @@ from pydantic_core import PydanticCustomError, core_schema
 from api.errors import Problem
 from domain.calendar import BusinessCalendar
 from domain.enums import (
+    AssignmentStrategy,
     Category,
     Channel,
     ClosureOutcome,
     ContractLevel,
     EventKind,
     IssueState,
+    Presence,
     Role,
     ServiceMode,
     Severity,
@@ -253,6 +255,7 @@ class IssueRead(BaseModel):
     tier: Tier
     owner_id: str | None
     owner_name: str | None
+    team_id: str | None = None
     waiting_for: str | None
     contract_level: ContractLevel | None
     warranty_status: WarrantyStatus | None
@@ -502,11 +505,53 @@ class ProductRead(BaseModel):
     current_version: str | None
 
 
-class TeamCreate(Request):
+LanguageCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=2,
+        max_length=16,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+    ),
+]
+"""A BCP 47 language tag as we store it: "en", "de", "pt-BR"."""
+SkillLevel = Annotated[int, Field(ge=1, le=5), BeforeValidator(_json_integer)]
+OfferMinutes = Annotated[int, Field(ge=1, le=10_080), BeforeValidator(_json_integer)]
+Capacity = Annotated[int, Field(ge=0, le=10_000), BeforeValidator(_json_integer)]
+
+
+class TeamFields(Request):
+    """What a team's routing needs beyond its name and tier (all optional on create)."""
+
+    product_ids: list[Slug] = Field(default_factory=list, description="Each product once")
+    regions: list[Slug] = Field(default_factory=list, max_length=100)
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
+    calendar: Annotated[str, StringConstraints(min_length=1, max_length=200), Printable] | None = (
+        Field(default=None, description="A business calendar's name: the team's working hours")
+    )
+    strategy: AssignmentStrategy = AssignmentStrategy.LEAST_LOADED
+    offer_timeout_minutes: OfferMinutes | None = Field(
+        default=None, description="An engineer must accept within this; none: direct assignment"
+    )
+    load_counts_running_only: StrictBool = Field(
+        default=True, description="Load counts issues whose SLA clocks run (else every open one)"
+    )
+
+
+class TeamCreate(TeamFields):
     id: Slug
     name: Title
     tier: StrictTier
-    product_ids: list[Slug] = Field(default_factory=list, description="Each product once")
+
+
+class TeamUpdate(TeamFields):
+    """A full replacement of the team's editable fields (its id and tier stay)."""
+
+    name: Title
+    manager_id: Slug | None = Field(default=None, description="The primary manager")
+    manager_ids: list[Slug] = Field(
+        default_factory=list, max_length=20, description="Further managers, each once"
+    )
 
 
 class TeamRead(BaseModel):
@@ -514,15 +559,58 @@ class TeamRead(BaseModel):
     name: str
     tier: Tier
     manager_id: str | None
+    manager_ids: list[str] = Field(
+        default_factory=list, description="Every manager, the primary one included"
+    )
     product_ids: list[str]
+    regions: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    calendar: str | None = None
+    strategy: AssignmentStrategy = AssignmentStrategy.LEAST_LOADED
+    offer_timeout_minutes: int | None = None
+    load_counts_running_only: bool = True
 
 
-class EngineerCreate(Request):
+class EngineerFields(Request):
+    """An engineer's routing profile (all optional on create)."""
+
+    team_ids: list[Slug] = Field(
+        default_factory=list, description="Further teams beyond team_id, each once"
+    )
+    skills: dict[
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+        ],
+        SkillLevel,
+    ] = Field(default_factory=dict, max_length=100, description='{"edge-router": 4, "bgp": 2}')
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
+    region: Slug | None = None
+    presence: Presence = Presence.AVAILABLE
+    capacity: Capacity = Field(default=10, description="Most open issues dispatch gives them")
+    substitute_id: Slug | None = Field(
+        default=None, description="Takes over their issues while they are off duty"
+    )
+
+
+class EngineerCreate(EngineerFields):
     id: Slug
     name: Title
     email: EmailStr
     team_id: Slug
     is_manager: StrictBool = False
+
+
+class EngineerUpdate(EngineerFields):
+    """A full replacement of the engineer's editable fields (id and manager role stay)."""
+
+    name: Title
+    email: EmailStr
+    team_id: Slug
+    active: StrictBool = True
+
+
+class PresenceBody(Request):
+    presence: Presence
 
 
 class EngineerRead(BaseModel):
@@ -534,6 +622,13 @@ class EngineerRead(BaseModel):
     team_id: str
     is_manager: bool
     active: bool
+    team_ids: list[str] = Field(default_factory=list, description="Every team, primary included")
+    skills: dict[str, int] = Field(default_factory=dict)
+    languages: list[str] = Field(default_factory=list)
+    region: str | None = None
+    presence: Presence = Presence.AVAILABLE
+    capacity: int = 10
+    substitute_id: str | None = None
 
 
 class TokenCreate(Request):
@@ -615,3 +710,130 @@ class AttachmentRead(BaseModel):
     size: int = Field(description="bytes")
     uploaded_by_name: str
     uploaded_at: datetime
+
+
+# --- dispatch: routing rules, dry run, work views ---------------------------------------------
+
+
+class RuleCriteriaBody(Request):
+    """Each criterion is "any of" the listed values; an empty or missing list matches any."""
+
+    products: list[Slug] = Field(default_factory=list, max_length=200)
+    categories: list[Category] = Field(default_factory=list)
+    severities: list[StrictSeverity] = Field(default_factory=list)
+    organisations: list[Slug] = Field(default_factory=list, max_length=1000)
+    contract_levels: list[ContractLevel] = Field(default_factory=list)
+    regions: list[Slug] = Field(default_factory=list, max_length=200)
+    service_modes: list[ServiceMode] = Field(default_factory=list)
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
+    channels: list[Channel] = Field(default_factory=list)
+
+
+class RoutingRuleFields(Request):
+    name: Title
+    position: Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_json_integer)]
+    criteria: RuleCriteriaBody = Field(default_factory=RuleCriteriaBody)
+    teams: dict[Literal["1", "2", "3"], Slug] = Field(
+        default_factory=dict, description='The target team per tier: {"1": "t1-network"}'
+    )
+    team_id: Slug | None = Field(default=None, description="Or one team (for its own tier)")
+
+
+class RoutingRuleCreate(RoutingRuleFields):
+    id: Slug
+
+
+class RoutingRuleRead(BaseModel):
+    id: str
+    name: str
+    position: int
+    criteria: RuleCriteriaBody
+    teams: dict[str, str]
+    updated_at: datetime
+
+
+class RoutingDefaultBody(Request):
+    team_id: Slug
+
+
+class RoutingDefaultRead(BaseModel):
+    tier: Tier
+    team_id: str
+
+
+class DryRunBody(Request):
+    """An issue id (routed as it stands, at its current tier unless `tier` is given), or an
+    issue-like description."""
+
+    issue_id: Annotated[str, StringConstraints(min_length=1, max_length=64), Printable] | None = (
+        None
+    )
+    product_id: Slug | None = None
+    tier: StrictTier | None = None
+    organisation_id: Slug | None = None
+    category: Category | None = None
+    severity: StrictSeverity | None = None
+    service_mode: ServiceMode | None = None
+    channel: Channel | None = None
+    exclude_engineer_ids: list[Slug] = Field(default_factory=list, max_length=100)
+    team_id: Slug | None = None
+    substitute_for: Slug | None = None
+
+
+class RuleConsidered(BaseModel):
+    rule_id: str
+    position: int
+    matched: bool
+    failed: str | None = Field(description="The first criterion that did not hold")
+    team_id: str | None
+
+
+class EngineerConsidered(BaseModel):
+    engineer_id: str
+    name: str
+    eligible: bool
+    why: str
+    presence: Presence
+    load: int
+    capacity: int
+    skill_level: int | None
+    chosen: bool
+
+
+class DryRunTeam(BaseModel):
+    id: str
+    name: str
+    tier: Tier
+    strategy: AssignmentStrategy
+    offer_timeout_minutes: int | None
+
+
+class DryRunRead(BaseModel):
+    """Who would get the issue, and why: every rule, the team, every engineer of it."""
+
+    facts: dict[str, Any]
+    rules: list[RuleConsidered]
+    routing: str = Field(description="How the team was chosen (a rule, the default...)")
+    team: DryRunTeam | None
+    engineers: list[EngineerConsidered]
+    strategy: str | None = Field(description="The strategy's reason for its pick")
+    substitute_id: str | None = None
+    owner_id: str | None
+    owner_name: str | None
+    why: str | None
+
+
+class WorkloadEntry(BaseModel):
+    engineer_id: str
+    name: str
+    presence: Presence
+    capacity: int
+    open_issues: int = Field(description="Every open issue they own")
+    counted_load: int = Field(description="What dispatch counts (the team's load rule)")
+    free: int = Field(description="capacity - counted_load, never below 0")
+
+
+class TeamWorkload(BaseModel):
+    team_id: str
+    load_counts_running_only: bool
+    engineers: list[WorkloadEntry]

@@ -11,12 +11,14 @@ from sqlalchemy.types import TypeDecorator
 
 from domain.enums import (
     ActorKind,
+    AssignmentStrategy,
     Category,
     Channel,
     ClosureOutcome,
     ContractLevel,
     EventKind,
     IssueState,
+    Presence,
     Role,
     ServiceMode,
     Severity,
@@ -120,6 +122,9 @@ class OrganisationRow(Base):
 
     id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(NAME))
+    # Routing rules match the customer's region; engineers are matched on its language.
+    region: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    language: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -161,6 +166,23 @@ class TeamRow(Base):
     manager_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("engineers.id", use_alter=True, ondelete="SET NULL"), nullable=True
     )
+    regions: Mapped[list[str]] = mapped_column(sa.JSON(), default=list, server_default="[]")
+    languages: Mapped[list[str]] = mapped_column(sa.JSON(), default=list, server_default="[]")
+    # Its working hours (a business calendar's name); None: the SLA policy's calendar.
+    calendar_name: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("business_calendars.name", ondelete="SET NULL"), nullable=True
+    )
+    strategy: Mapped[AssignmentStrategy] = mapped_column(
+        StrEnumType(AssignmentStrategy),
+        default=AssignmentStrategy.LEAST_LOADED,
+        server_default=AssignmentStrategy.LEAST_LOADED.value,
+    )
+    # An engineer must accept an offer within this many minutes; None: assigned directly.
+    offer_timeout_minutes: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    # Load counts only issues whose SLA clocks run (True), or every open issue.
+    load_counts_running_only: Mapped[bool] = mapped_column(
+        sa.Boolean(), default=True, server_default=sa.true()
+    )
 
 
 class TeamProductRow(Base):
@@ -188,6 +210,96 @@ class EngineerRow(Base):
     team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     is_manager: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
     active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+    presence: Mapped[Presence] = mapped_column(
+        StrEnumType(Presence, 16),
+        default=Presence.AVAILABLE,
+        server_default=Presence.AVAILABLE.value,
+    )
+    # The most open issues dispatch gives them (a manual assignment may exceed it).
+    capacity: Mapped[int] = mapped_column(sa.Integer(), default=10, server_default="10")
+    # Skill levels 1-5 by skill (a product id or a topic): {"edge-router": 4, "bgp": 2}.
+    skills: Mapped[dict[str, int]] = mapped_column(sa.JSON(), default=dict, server_default="{}")
+    languages: Mapped[list[str]] = mapped_column(sa.JSON(), default=list, server_default="[]")
+    region: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    # Who takes over their issues while they are off duty.
+    substitute_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class TeamMemberRow(Base):
+    """An engineer's membership of a team (several teams each; `engineers.team_id` is the
+    primary one, a member of it too)."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    engineer_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TeamManagerRow(Base):
+    """Every manager of a team (`teams.manager_id`, the primary one, included): each may set
+    the presence of the team's engineers and hears about the team's breaches."""
+
+    __tablename__ = "team_managers"
+
+    team_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    engineer_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RoutingRuleRow(Base):
+    """One ordered routing rule; `criteria` is the validated `RuleCriteria` dump (lists,
+    empty = any) and `teams` the target team per tier ({"1": "t1-network"})."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer(), index=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME))
+    criteria: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), default=dict)
+    teams: Mapped[dict[str, str]] = mapped_column(sa.JSON(), default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RoutingDefaultRow(Base):
+    """The team that takes what no rule matched, per tier."""
+
+    __tablename__ = "routing_defaults"
+
+    tier: Mapped[Tier] = mapped_column(IntEnumType(Tier), primary_key=True, autoincrement=False)
+    team_id: Mapped[str] = mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"))
+
+
+class RoundRobinCursorRow(Base):
+    """A round-robin team's durable cursor: the engineer it picked last."""
+
+    __tablename__ = "round_robin_cursors"
+
+    team_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_engineer_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OwnerChoiceRow(Base):
+    """The answer of one owner-choice activity, keyed by its identity (workflow id, run id,
+    activity id): a retry answers the same and never advances a cursor twice."""
+
+    __tablename__ = "owner_choices"
+
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    answer: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TokenRow(Base):
@@ -282,6 +394,8 @@ class IssueRow(Base):
     """The projection of one issue workflow's status, for listing and filtering."""
 
     __tablename__ = "issues"
+    # Dispatch counts each engineer's open issues from this index alone (owner, state, paused).
+    __table_args__ = (sa.Index("ix_issues_owner_id_state", "owner_id", "state", "sla_paused"),)
 
     id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(sa.String(RECORD_ID))
@@ -302,6 +416,8 @@ class IssueRow(Base):
     )
     tier: Mapped[Tier] = mapped_column(IntEnumType(Tier), index=True)
     owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    # The team accountable now: IssueStatus.team_id, else the owner's team.
+    team_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
     owner_name: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
     tier1_owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
     contract_level: Mapped[ContractLevel | None] = mapped_column(

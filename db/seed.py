@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OrganisationRow
 from db.passwords import hash_password
-from db.repositories import reference, users
+from db.repositories import dispatch, reference, users
 from db.repositories.sla import load_sla_policies
-from domain.enums import ContractLevel, Role, Tier
+from domain.dispatch import RuleCriteria
+from domain.enums import AssignmentStrategy, ContractLevel, Presence, Role, Tier
 
 
 class _Spec(BaseModel):
@@ -31,6 +32,8 @@ class ContractSpec(_Spec):
 class OrganisationSpec(_Spec):
     id: str
     name: str
+    region: str | None = None
+    language: str | None = None
     contract: ContractSpec | None = None
 
 
@@ -44,6 +47,13 @@ class PersonSpec(_Spec):
     id: str
     name: str
     email: str
+    skills: dict[str, int] = Field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+    region: str | None = None
+    capacity: int = Field(default=100, ge=0)  # demo engineers are rarely full
+    presence: Presence = Presence.AVAILABLE
+    substitute: str | None = None
+    also_in: tuple[str, ...] = ()  # further teams (same tier)
 
 
 class TeamSpec(_Spec):
@@ -51,8 +61,28 @@ class TeamSpec(_Spec):
     name: str
     tier: Tier
     products: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    calendar: str | None = None
+    strategy: AssignmentStrategy = AssignmentStrategy.LEAST_LOADED
+    offer_timeout_minutes: int | None = None
+    load_counts_running_only: bool = True
     manager: PersonSpec
     engineers: tuple[PersonSpec, ...] = Field(min_length=1)
+
+
+class RuleSpec(_Spec):
+    id: str
+    name: str
+    criteria: RuleCriteria = RuleCriteria()
+    teams: dict[Tier, str]
+
+
+class RoutingSpec(_Spec):
+    """Rules in the order given (positions 10, 20, ...) and the default team per tier."""
+
+    rules: tuple[RuleSpec, ...] = ()
+    defaults: dict[Tier, str] = Field(default_factory=dict)
 
 
 class TokenSpec(_Spec):
@@ -85,6 +115,7 @@ class DemoSeed(_Spec):
     organisations: tuple[OrganisationSpec, ...]
     products: tuple[ProductSpec, ...]
     teams: tuple[TeamSpec, ...]
+    routing: RoutingSpec = RoutingSpec()
     tokens: tuple[TokenSpec, ...]
     users: tuple[UserSpec, ...] = ()
 
@@ -98,11 +129,31 @@ class DemoSeed(_Spec):
                     if engineer.id == token.engineer and token.role == Role.FIELD_ENGINEER:
                         return f"{engineer.name}, field engineer ({team.name})"
                     if engineer.id == token.engineer:
-                        return f"{engineer.name}, tier-{int(team.tier)} engineer ({team.name})"
+                        kind = "field engineer" if token.role == Role.FIELD_ENGINEER else "engineer"
+                        return f"{engineer.name}, tier-{int(team.tier)} {kind} ({team.name})"
         if token.organisation is not None:
             organisation = next(o for o in self.organisations if o.id == token.organisation)
             return f"{token.contact_name or 'customer'} ({organisation.name})"
         return token.contact_name or token.role.value
+
+
+async def _add_person(
+    session: AsyncSession, team: TeamSpec, person: PersonSpec, *, is_manager: bool
+) -> None:
+    await reference.create_engineer(
+        session, person.id, person.name, person.email, team.tier, team.id, is_manager=is_manager
+    )
+    await reference.update_engineer(
+        session,
+        person.id,
+        {
+            "skills": dict(person.skills),
+            "languages": list(person.languages),
+            "region": person.region,
+            "capacity": person.capacity,
+            "presence": person.presence,
+        },
+    )
 
 
 def load_demo_seed(path: Path | None = None) -> DemoSeed:
@@ -167,6 +218,9 @@ async def seed_demo_data(
 
     for organisation in seed.organisations:
         await reference.create_organisation(session, organisation.id, organisation.name)
+        row = await reference.get_organisation(session, organisation.id)
+        assert row is not None
+        row.region, row.language = organisation.region, organisation.language
         contract = organisation.contract
         if contract is not None:
             await reference.create_contract(
@@ -181,20 +235,41 @@ async def seed_demo_data(
         await reference.create_product(session, product.id, product.name, product.current_version)
     for team in seed.teams:
         await reference.create_team(session, team.id, team.name, team.tier, team.products)
-        await reference.create_engineer(
+        await reference.update_team(
             session,
-            team.manager.id,
-            team.manager.name,
-            team.manager.email,
-            team.tier,
             team.id,
-            is_manager=True,
+            {
+                "regions": list(team.regions),
+                "languages": list(team.languages),
+                "calendar_name": team.calendar,
+                "strategy": team.strategy,
+                "offer_timeout_minutes": team.offer_timeout_minutes,
+                "load_counts_running_only": team.load_counts_running_only,
+            },
         )
+        await _add_person(session, team, team.manager, is_manager=True)
         await reference.set_team_manager(session, team.id, team.manager.id)
         for engineer in team.engineers:
-            await reference.create_engineer(
-                session, engineer.id, engineer.name, engineer.email, team.tier, team.id
-            )
+            await _add_person(session, team, engineer, is_manager=False)
+    for team in seed.teams:
+        for person in (team.manager, *team.engineers):
+            await reference.set_memberships(session, person.id, [team.id, *person.also_in])
+            if person.substitute is not None:
+                await reference.update_engineer(
+                    session, person.id, {"substitute_id": person.substitute}
+                )
+    for position, rule in enumerate(seed.routing.rules, start=1):
+        await dispatch.save_rule(
+            session,
+            rule.id,
+            rule.name,
+            position * 10,
+            rule.criteria.model_dump(mode="json"),
+            {str(int(tier)): team_id for tier, team_id in rule.teams.items()},
+            create=True,
+        )
+    for tier, team_id in seed.routing.defaults.items():
+        await dispatch.set_default(session, tier, team_id)
 
     created: list[tuple[str, str, str]] = []
     for token in seed.tokens:
@@ -220,10 +295,10 @@ async def seed_demo_data(
     for user in seed.users:
         name, email = user.display_name, user.email
         if user.engineer is not None:
-            person = await reference.get_engineer(session, user.engineer)
-            if person is None:
+            account_of = await reference.get_engineer(session, user.engineer)
+            if account_of is None:
                 raise ValueError(f"demo user {user.id} names unknown engineer {user.engineer}")
-            name, email = name or person.name, email or person.email
+            name, email = name or account_of.name, email or account_of.email
         await users.create_user(
             session,
             user_id=user.id,

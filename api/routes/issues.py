@@ -89,7 +89,9 @@ async def list_issues(
     severity: Annotated[list[Severity] | None, Query()] = None,
     tier: Tier | None = None,
     organisation_id: str | None = None,
-    owner_id: str | None = None,
+    owner_id: Annotated[
+        str | None, Query(description="An engineer's id, or `none` for unowned issues")
+    ] = None,
     product_id: str | None = None,
     breached: bool | None = None,
     sla: Annotated[
@@ -109,7 +111,8 @@ async def list_issues(
         severities=tuple(severity or ()),
         tier=tier,
         organisation_id=organisation_id,
-        owner_id=owner_id,
+        owner_id=None if owner_id == "none" else owner_id,
+        owned=False if owner_id == "none" else None,
         product_id=product_id,
         breached=breached,
         sla=sla,

@@ -7,21 +7,23 @@ when two admins create it at the same moment (`api.services.reference` holds the
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.auth import EVERYONE, STAFF
+from api.auth import EVERYONE, ORGANISATION_STAFF
 from api.deps import PrincipalDep, SessionDep
 from api.schemas import (
     ContractCreate,
     ContractRead,
     EngineerCreate,
     EngineerRead,
+    EngineerUpdate,
     OrganisationCreate,
     OrganisationRead,
     ProductCreate,
     ProductRead,
     TeamCreate,
     TeamRead,
+    TeamUpdate,
     TokenCreate,
     TokenCreated,
     refuse_control_characters,
@@ -85,7 +87,7 @@ async def create_product(
 async def list_teams(
     principal: PrincipalDep, session: SessionDep, tier: Tier | None = None
 ) -> list[TeamRead]:
-    principal.require(STAFF, "list teams")
+    principal.require(ORGANISATION_STAFF, "list teams")
     return await service.list_teams(session, tier)
 
 
@@ -93,6 +95,29 @@ async def list_teams(
 async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> TeamRead:
     principal.require(ADMIN, "create teams")
     return await service.create_team(session, body)
+
+
+@router.get("/teams/{team_id}", response_model=TeamRead)
+async def get_team(team_id: str, principal: PrincipalDep, session: SessionDep) -> TeamRead:
+    principal.require(ORGANISATION_STAFF, "read teams")
+    return await service.get_team(session, team_id)
+
+
+@router.put("/teams/{team_id}", response_model=TeamRead)
+async def update_team(
+    team_id: str, body: TeamUpdate, principal: PrincipalDep, session: SessionDep
+) -> TeamRead:
+    """Replace the team's routing attributes, products and manager (id and tier stay)."""
+    principal.require(ADMIN, "edit teams")
+    return await service.update_team(session, team_id, body)
+
+
+@router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_team(team_id: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Only a team that is nobody's primary team and no routing rule's target (else 409)."""
+    principal.require(ADMIN, "delete teams")
+    await service.delete_team(session, team_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/engineers", response_model=list[EngineerRead])
@@ -103,7 +128,7 @@ async def list_engineers(
     tier: Tier | None = None,
     active_only: Annotated[bool, Query()] = True,
 ) -> list[EngineerRead]:
-    principal.require(STAFF, "list engineers")
+    principal.require(ORGANISATION_STAFF, "list engineers")
     return await service.list_engineers(session, team_id, tier, active_only)
 
 
@@ -113,6 +138,33 @@ async def create_engineer(
 ) -> EngineerRead:
     principal.require(ADMIN, "create engineers")
     return await service.create_engineer(session, body)
+
+
+@router.get("/engineers/{engineer_id}", response_model=EngineerRead)
+async def get_engineer(
+    engineer_id: str, principal: PrincipalDep, session: SessionDep
+) -> EngineerRead:
+    principal.require(ORGANISATION_STAFF, "read engineers")
+    return await service.get_engineer(session, engineer_id)
+
+
+@router.put("/engineers/{engineer_id}", response_model=EngineerRead)
+async def update_engineer(
+    engineer_id: str, body: EngineerUpdate, principal: PrincipalDep, session: SessionDep
+) -> EngineerRead:
+    """Replace the engineer's teams, skills, languages, region, presence, capacity and
+    substitute (managers set presence through PUT /engineers/{id}/presence)."""
+    principal.require(ADMIN, "edit engineers")
+    return await service.update_engineer(session, engineer_id, body)
+
+
+@router.delete("/engineers/{engineer_id}", response_model=EngineerRead)
+async def deactivate_engineer(
+    engineer_id: str, principal: PrincipalDep, session: SessionDep
+) -> EngineerRead:
+    """Deactivate: the engineer takes no more work; issues and the timeline keep naming them."""
+    principal.require(ADMIN, "deactivate engineers")
+    return await service.deactivate_engineer(session, engineer_id)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)

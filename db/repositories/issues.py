@@ -61,6 +61,9 @@ class IssueFilters(BaseModel):
     tier: Tier | None = None
     organisation_id: str | None = None
     owner_id: str | None = None
+    owned: bool | None = None  # False: nobody owns it (owner_id=none)
+    team_id: str | None = None
+    open_only: bool = False
     product_id: str | None = None
     breached: bool | None = None
     sla: SlaFilter | None = None
@@ -90,6 +93,7 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "tier": status.tier,
         "owner_id": status.owner.engineer_id if status.owner else None,
         "owner_name": status.owner.engineer_name if status.owner else None,
+        "team_id": status.team_id or (status.owner.team_id if status.owner else None),
         "tier1_owner_id": status.tier1_owner.engineer_id if status.tier1_owner else None,
         "contract_level": entitlement.level if entitlement else None,
         "warranty_status": entitlement.warranty_status if entitlement else None,
@@ -272,6 +276,13 @@ def _filtered(query: sa.Select[Any], filters: IssueFilters) -> sa.Select[Any]:
         query = query.where(IssueRow.organisation_id == filters.organisation_id)
     if filters.owner_id is not None:
         query = query.where(IssueRow.owner_id == filters.owner_id)
+    if filters.owned is not None:
+        owner = IssueRow.owner_id
+        query = query.where(owner.is_not(None) if filters.owned else owner.is_(None))
+    if filters.team_id is not None:
+        query = query.where(IssueRow.team_id == filters.team_id)
+    if filters.open_only:
+        query = query.where(IssueRow.state.not_in(CLOSED_STATES))
     if filters.product_id is not None:
         query = query.where(IssueRow.product_id == filters.product_id)
     if filters.breached is not None:

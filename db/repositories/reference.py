@@ -17,11 +17,14 @@ from db.models import (
     IssueRow,
     OrganisationRow,
     ProductRow,
+    TeamManagerRow,
+    TeamMemberRow,
     TeamProductRow,
     TeamRow,
     TokenRow,
     utcnow,
 )
+from db.repositories._dialect import insert_if_absent
 from domain.enums import OPEN_STATES, ContractLevel, IssueState, Role, Tier, WarrantyStatus
 from domain.models import Audience, Entitlement, OwnerChoice
 
@@ -189,15 +192,23 @@ async def link_team_product(session: AsyncSession, team_id: str, product_id: str
 
 
 async def set_team_manager(session: AsyncSession, team_id: str, engineer_id: str | None) -> None:
-    """Set the manager once the engineer exists (teams and engineers refer to each other)."""
+    """Set the (primary) manager once the engineer exists (teams and engineers refer to each
+    other); they are one of the team's managers too."""
     await session.execute(
         sa.update(TeamRow).where(TeamRow.id == team_id).values(manager_id=engineer_id)
     )
+    if engineer_id is not None:
+        await insert_if_absent(
+            session,
+            TeamManagerRow,
+            {"team_id": team_id, "engineer_id": engineer_id},
+            [TeamManagerRow.team_id, TeamManagerRow.engineer_id],
+        )
 
 
 async def get_team(session: AsyncSession, team_id: str) -> TeamRow | None:
-    """The team, e.g. to find its manager."""
-    return await session.get(TeamRow, team_id)
+    """The team, e.g. to find its manager (reloaded: an update may have just changed it)."""
+    return await session.get(TeamRow, team_id, populate_existing=True)
 
 
 async def list_teams(session: AsyncSession, tier: Tier | None = None) -> list[TeamRow]:
@@ -243,12 +254,14 @@ async def create_engineer(
     )
     session.add(row)
     await session.flush()
+    session.add(TeamMemberRow(team_id=team_id, engineer_id=id))
+    await session.flush()
     return row
 
 
 async def get_engineer(session: AsyncSession, engineer_id: str) -> EngineerRow | None:
-    """The engineer, so manual assignment can check who is named."""
-    return await session.get(EngineerRow, engineer_id)
+    """The engineer, so manual assignment can check who is named (reloaded, like get_team)."""
+    return await session.get(EngineerRow, engineer_id, populate_existing=True)
 
 
 async def list_engineers(
@@ -257,10 +270,11 @@ async def list_engineers(
     tier: Tier | None = None,
     active_only: bool = False,
 ) -> list[EngineerRow]:
-    """Engineers by id, optionally narrowed to a team, a tier or active ones."""
+    """Engineers by id, optionally narrowed to a team's members, a tier or active ones."""
     query = sa.select(EngineerRow).order_by(EngineerRow.id)
     if team_id is not None:
-        query = query.where(EngineerRow.team_id == team_id)
+        members = sa.select(TeamMemberRow.engineer_id).where(TeamMemberRow.team_id == team_id)
+        query = query.where(EngineerRow.id.in_(members))
     if tier is not None:
         query = query.where(EngineerRow.tier == tier)
     if active_only:
@@ -436,25 +450,31 @@ async def _managers_for(session: AsyncSession, issue: IssueRow | None) -> list[R
     if issue is not None and issue.owner_id is not None:
         owner = await session.get(EngineerRow, issue.owner_id)
         if owner is not None:
+            managers_of_team = sa.select(TeamManagerRow.engineer_id).where(
+                TeamManagerRow.team_id == owner.team_id
+            )
+            primary = sa.select(TeamRow.manager_id).where(TeamRow.id == owner.team_id)
             result = await session.scalars(
                 sa.select(EngineerRow)
-                .join(TeamRow, TeamRow.manager_id == EngineerRow.id)
-                .where(TeamRow.id == owner.team_id, active_manager)
+                .where(
+                    sa.or_(EngineerRow.id.in_(primary), EngineerRow.id.in_(managers_of_team)),
+                    active_manager,
+                )
+                .order_by(EngineerRow.id)
             )
             managers = [_as_recipient(m) for m in result]
             if managers:
                 return managers
     if issue is not None:
+        # By id, not DISTINCT rows: PostgreSQL cannot compare the JSON columns.
+        managers_of_product = (
+            sa.select(TeamRow.manager_id)
+            .join(TeamProductRow, TeamProductRow.team_id == TeamRow.id)
+            .where(TeamRow.tier == Tier.FRONTLINE, TeamProductRow.product_id == issue.product_id)
+        )
         result = await session.scalars(
             sa.select(EngineerRow)
-            .join(TeamRow, TeamRow.manager_id == EngineerRow.id)
-            .join(TeamProductRow, TeamProductRow.team_id == TeamRow.id)
-            .where(
-                TeamRow.tier == Tier.FRONTLINE,
-                TeamProductRow.product_id == issue.product_id,
-                active_manager,
-            )
-            .distinct()
+            .where(EngineerRow.id.in_(managers_of_product), active_manager)
             .order_by(EngineerRow.id)
         )
         managers = [_as_recipient(m) for m in result]
@@ -496,3 +516,102 @@ async def _reporter_of(session: AsyncSession, issue: IssueRow) -> Recipient:
     return Recipient(
         kind=issue.reporter_kind.value, id=issue.reporter_id, name=issue.reporter_name, email=email
     )
+
+
+# --- the organisation model (teams, memberships) ------------------------------------------------
+
+
+async def update_team(session: AsyncSession, team_id: str, values: dict[str, Any]) -> None:
+    """Rewrite a team's editable columns (routing attributes, name, manager)."""
+    await session.execute(sa.update(TeamRow).where(TeamRow.id == team_id).values(**values))
+
+
+async def set_team_products(
+    session: AsyncSession, team_id: str, product_ids: Iterable[str]
+) -> None:
+    """Replace the products a team supports."""
+    await session.execute(sa.delete(TeamProductRow).where(TeamProductRow.team_id == team_id))
+    for product_id in product_ids:
+        session.add(TeamProductRow(team_id=team_id, product_id=product_id))
+    await session.flush()
+
+
+async def delete_team(session: AsyncSession, team_id: str) -> None:
+    await session.execute(sa.delete(TeamRow).where(TeamRow.id == team_id))
+
+
+async def team_member_ids(session: AsyncSession, team_id: str) -> list[str]:
+    result = await session.scalars(
+        sa.select(TeamMemberRow.engineer_id)
+        .where(TeamMemberRow.team_id == team_id)
+        .order_by(TeamMemberRow.engineer_id)
+    )
+    return list(result)
+
+
+async def team_ids_of(session: AsyncSession, engineer_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Every team of each engineer (primary included), sorted."""
+    result = await session.execute(
+        sa.select(TeamMemberRow.engineer_id, TeamMemberRow.team_id)
+        .where(TeamMemberRow.engineer_id.in_(list(engineer_ids)))
+        .order_by(TeamMemberRow.engineer_id, TeamMemberRow.team_id)
+    )
+    teams: dict[str, list[str]] = {}
+    for engineer_id, team_id in result:
+        teams.setdefault(engineer_id, []).append(team_id)
+    return teams
+
+
+async def set_memberships(session: AsyncSession, engineer_id: str, team_ids: Iterable[str]) -> None:
+    """Replace the engineer's team memberships."""
+    await session.execute(sa.delete(TeamMemberRow).where(TeamMemberRow.engineer_id == engineer_id))
+    for team_id in sorted(set(team_ids)):
+        session.add(TeamMemberRow(team_id=team_id, engineer_id=engineer_id))
+    await session.flush()
+
+
+async def update_engineer(session: AsyncSession, engineer_id: str, values: dict[str, Any]) -> None:
+    """Rewrite an engineer's editable columns (profile, presence, capacity, substitute...)."""
+    await session.execute(
+        sa.update(EngineerRow).where(EngineerRow.id == engineer_id).values(**values)
+    )
+
+
+async def managed_team_ids(session: AsyncSession, manager_id: str) -> list[str]:
+    """The teams this engineer manages (as primary manager or one of several)."""
+    result = await session.scalars(
+        sa.select(TeamRow.id)
+        .where(
+            sa.or_(
+                TeamRow.manager_id == manager_id,
+                TeamRow.id.in_(
+                    sa.select(TeamManagerRow.team_id).where(
+                        TeamManagerRow.engineer_id == manager_id
+                    )
+                ),
+            )
+        )
+        .order_by(TeamRow.id)
+    )
+    return list(result)
+
+
+async def team_manager_ids(session: AsyncSession, team_id: str) -> list[str]:
+    """Every manager of the team, sorted."""
+    result = await session.scalars(
+        sa.select(TeamManagerRow.engineer_id)
+        .where(TeamManagerRow.team_id == team_id)
+        .order_by(TeamManagerRow.engineer_id)
+    )
+    return list(result)
+
+
+async def set_team_managers(
+    session: AsyncSession, team_id: str, primary: str | None, others: Iterable[str]
+) -> None:
+    """Replace the team's managers: the primary (`teams.manager_id`) and the others."""
+    await session.execute(sa.delete(TeamManagerRow).where(TeamManagerRow.team_id == team_id))
+    await set_team_manager(session, team_id, primary)
+    for engineer_id in sorted(set(others) - {primary}):
+        session.add(TeamManagerRow(team_id=team_id, engineer_id=engineer_id))
+    await session.flush()

@@ -104,7 +104,7 @@ async def test_every_product_has_a_tier1_owner_and_every_team_a_manager(
         frontline = [t for t in teams if t.tier == Tier.FRONTLINE]
         assert len(frontline) == 3
         assert [t.id for t in frontline if not await reference.team_product_ids(session, t.id)] == [
-            "field-service"
+            "t1-field"
         ]
         assert all(t.manager_id is not None for t in teams)
         for team in teams:
