@@ -129,23 +129,27 @@ async def get_part(session: AsyncSession, part_id: str) -> PartRequestRow | None
 
 
 def _region(row: Any) -> str | None:
-    """The row's region where the schema has one (engineer and organisation regions come
-    with the dispatch data); None otherwise."""
+    """The row's region, None when it has none."""
     value = getattr(row, "region", None)
     return value if isinstance(value, str) and value else None
 
 
 async def field_engineers(session: AsyncSession) -> list[FieldEngineer]:
     """Active engineers holding a live field-engineer token, by id (a stable order)."""
-    rows = await session.scalars(
-        sa.select(EngineerRow)
-        .join(TokenRow, TokenRow.engineer_id == EngineerRow.id)
+    # EXISTS rather than a join + DISTINCT: PostgreSQL cannot compare the JSON columns
+    # (skills, languages) that DISTINCT would have to.
+    holds_token = (
+        sa.select(TokenRow.id)
         .where(
-            EngineerRow.active.is_(True),
+            TokenRow.engineer_id == EngineerRow.id,
             TokenRow.role == Role.FIELD_ENGINEER,
             TokenRow.revoked_at.is_(None),
         )
-        .distinct()
+        .exists()
+    )
+    rows = await session.scalars(
+        sa.select(EngineerRow)
+        .where(EngineerRow.active.is_(True), holds_token)
         .order_by(EngineerRow.id)
     )
     return [FieldEngineer(engineer_id=e.id, engineer_name=e.name, region=_region(e)) for e in rows]
