@@ -603,3 +603,23 @@ class PolicyCheck(BaseModel):
 class ContractOverridesRead(BaseModel):
     contract_id: str
     overrides: SlaOverrides | None
+
+
+# --- what the issue page offers --------------------------------------------------------------
+
+
+class IssueAction(BaseModel):
+    """One command and whether the caller may send it now; `reason` says why not (the words
+    the command itself would be refused with). `path` is the endpoint to POST it to."""
+
+    command: str
+    allowed: bool
+    reason: str | None = None
+    path: str
+
+
+class IssueActions(BaseModel):
+    issue_id: str
+    state: IssueState
+    as_of: datetime
+    actions: list[IssueAction]
