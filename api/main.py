@@ -22,6 +22,7 @@ from api.state import AppState
 from api.temporal_gateway import CommandAccepted, TemporalGateway
 from config.settings import Exposure, Settings, get_settings
 from db.session import Database
+from web.app import install_web
 
 
 def operation_id(route: APIRoute) -> str:
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(reference.router)
     app.include_router(sla.router)
     app.include_router(tracker.router)
+    install_web(app)
     _operator_endpoints(app, settings)
     return app
 

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         default="20/minute",
         description="failed authentications per client IP (limits notation) before 429",
     )
+    signin_lockout_attempts: int = Field(
+        default=5, ge=1, description="consecutive failed sign-ins that lock a web user out"
+    )
+    signin_lockout_time: timedelta = Field(
+        default=timedelta(minutes=15), description="how long a locked-out web user waits"
+    )
+    web_session_lifetime: timedelta = Field(
+        default=timedelta(hours=12), description="a web sign-in lasts this long"
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="the session cookie's Secure flag; default: on outside development",
+    )
     api_docs: Exposure | None = Field(
         default=None, description="/docs, /redoc, /openapi.json; default public, off in production"
     )
@@ -137,6 +150,13 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"sla_targets lacks severities {[int(s) for s in missing]}")
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS, except on a developer's plain-HTTP machine."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.environment != "development"
 
     @property
     def docs_exposure(self) -> Exposure:

@@ -210,6 +210,50 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class UserRow(Base):
+    """A person who signs in to the web workspace; bound to an organisation (customers) or an
+    engineer (staff) as an API token is, so both resolve to the same kind of Principal.
+
+    Only an argon2 hash of the password is stored. `failed_attempts` counts consecutive
+    failed sign-ins; reaching the limit sets `locked_until` (a success resets both).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(ID), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role, 16))
+    organisation_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    engineer_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("engineers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    display_name: Mapped[str] = mapped_column(sa.String(NAME))
+    email: Mapped[str | None] = mapped_column(sa.String(EMAIL), nullable=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    failed_attempts: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie carries a random token, only its SHA-256 is stored
+    (so signing out, or a leaked table, ends or reveals nothing else), with the session's
+    CSRF synchronizer token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 # --- read model ------------------------------------------------------------------------------
 # No foreign keys from issues to reference data: a projection must accept whatever the
 # workflow recorded, or a retried activity would fail forever.

@@ -1,6 +1,7 @@
 """Demo reference data (config/demo_seed.yaml) loaded into an empty database on first start."""
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OrganisationRow
-from db.repositories import reference
+from db.passwords import hash_password
+from db.repositories import reference, users
 from db.repositories.sla import load_sla_policies
 from domain.enums import ContractLevel, Role, Tier
 
@@ -63,6 +65,20 @@ class TokenSpec(_Spec):
     contact_email: str | None = None
 
 
+class UserSpec(_Spec):
+    """A person of the web workspace; engineers and managers take their name from the team."""
+
+    id: str
+    username: str
+    password: str = Field(min_length=8)
+    role: Role
+    organisation: str | None = None
+    engineer: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    locale: str | None = None
+
+
 class DemoSeed(_Spec):
     """The whole demo data set, validated before anything is written."""
 
@@ -70,6 +86,7 @@ class DemoSeed(_Spec):
     products: tuple[ProductSpec, ...]
     teams: tuple[TeamSpec, ...]
     tokens: tuple[TokenSpec, ...]
+    users: tuple[UserSpec, ...] = ()
 
     def who(self, token: TokenSpec) -> str:
         """A human description of a token's holder, for the startup banner and the README."""
@@ -98,6 +115,30 @@ def load_demo_seed(path: Path | None = None) -> DemoSeed:
 def sla_policies_path() -> Path:
     """The config/sla_policies.yaml shipped with the package, as a file path."""
     return Path(str(resources.files("config").joinpath("sla_policies.yaml")))
+
+
+def demo_users(seed: DemoSeed | None = None) -> list[tuple[str, str, str, str]]:
+    """(username, password, role, who) of every demo user, without touching the database."""
+    seed = seed or load_demo_seed()
+    return [(u.username, u.password, u.role.value, _user_who(seed, u)) for u in seed.users]
+
+
+def _user_who(seed: DemoSeed, user: UserSpec) -> str:
+    as_token = TokenSpec(
+        id=user.id,
+        token=user.password,
+        role=user.role,
+        organisation=user.organisation,
+        engineer=user.engineer,
+        contact_name=user.display_name,
+    )
+    return seed.who(as_token)
+
+
+@lru_cache(maxsize=64)
+def _demo_password_hash(password: str) -> str:
+    """Hashed once per process: argon2 is slow on purpose, and tests seed many databases."""
+    return hash_password(password)
 
 
 def demo_tokens(seed: DemoSeed | None = None) -> list[tuple[str, str, str]]:
@@ -174,4 +215,23 @@ async def seed_demo_data(
             token_id=token.id,
         )
         created.append((token.token, token.role.value, who))
+    for user in seed.users:
+        name, email = user.display_name, user.email
+        if user.engineer is not None:
+            person = await reference.get_engineer(session, user.engineer)
+            if person is None:
+                raise ValueError(f"demo user {user.id} names unknown engineer {user.engineer}")
+            name, email = name or person.name, email or person.email
+        await users.create_user(
+            session,
+            user_id=user.id,
+            username=user.username,
+            password_hash=_demo_password_hash(user.password),
+            role=user.role,
+            display_name=name or user.username,
+            organisation_id=user.organisation,
+            engineer_id=user.engineer,
+            email=email,
+            locale=user.locale,
+        )
     return created

@@ -21,6 +21,23 @@ def print_demo_tokens(tokens: Sequence[tuple[str, str, str]]) -> None:
     typer.echo("\nDemo API tokens (send as `Authorization: Bearer <token>`):\n")
     typer.echo(format_table(("ROLE", "WHO", "TOKEN"), [(r, w, t) for t, r, w in tokens]))
     typer.echo("")
+    print_demo_users()
+
+
+def print_demo_users() -> None:
+    """The demo people of the web workspace and their passwords (development only)."""
+    from db.seed import demo_users
+
+    people = demo_users()
+    if not people:
+        return
+    typer.echo("Demo web workspace users (sign in at the API address, /):\n")
+    typer.echo(
+        format_table(
+            ("ROLE", "WHO", "USERNAME", "PASSWORD"), [(r, w, u, p) for u, p, r, w in people]
+        )
+    )
+    typer.echo("")
 
 
 async def seed_database(database_url: str) -> list[tuple[str, str, str]]:

@@ -33,6 +33,7 @@ ROOTS = ("worker", "cli", "itr_cli", "devstack")
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "api": ("activities", "worker", *ROOTS),
+    "web": ("activities", "worker", *ROOTS),
     "activities": ("workflows", "api", *ROOTS),
     "domain": ("api", "activities", "workflows", "db", "integrations", "config", *ROOTS),
     "db": ("api", "activities", "workflows", *ROOTS),
@@ -93,9 +94,12 @@ def transaction_calls(source: Path) -> list[tuple[int, str]]:
 
 
 def test_every_route_goes_through_a_service_that_owns_the_transaction() -> None:
-    """Route -> service -> repository: a route parses, authorises and calls a service; it
-    neither imports the database layer nor commits, so each rule lives in one place."""
-    routes = sorted((ROOT / "api" / "routes").glob("*.py"))
+    """Route -> service -> repository: a route (of the JSON API or of a web page) parses,
+    authorises and calls a service; it neither imports the database layer nor commits, so
+    each rule lives in one place."""
+    routes = sorted((ROOT / "api" / "routes").glob("*.py")) + sorted(
+        (ROOT / "web" / "routes").glob("*.py")
+    )
     assert len(routes) > 1
     found = [
         f"{source.relative_to(ROOT)}:{line} imports {module}"
