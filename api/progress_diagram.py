@@ -119,7 +119,7 @@ def _texts(_: Gettext, public: bool) -> DiagramTexts:
         waiting_rnd=_("waiting for R&D"),
         owner=_("owner: {name}"),
         unowned=_("no owner"),
-        warning=_("{clock}: {percent} % used"),
+        warning=_("{clock} at {percent}%"),
         breach=_("{clock}: target missed"),
         title=_("Progress of issue {issue}"),
         summary=_("Now: {stage}. Path: {steps}."),

@@ -16,7 +16,7 @@ from web.deps import (
     Viewer,
 )
 from web.i18n import choose_locale, choose_timezone
-from web.routes import account, portal
+from web.routes import account, agent, portal
 from web.templating import render
 
 STATIC = Path(__file__).parent / "static"
@@ -34,6 +34,7 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(account.router)
     app.include_router(portal.router)
+    app.include_router(agent.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -18,6 +18,7 @@ from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import Problem
 from api.schemas import CommentBody, ConfirmationBody, IssueCreate, ReopenBody, ReplyBody
 from api.services import issue_cards as cards_service
+from api.services import issue_diagram as diagram_service
 from api.services import issues as service
 from api.services import reference as reference_service
 from api.temporal_gateway import CommandAccepted
@@ -237,7 +238,15 @@ async def _issue_page(
             raise
         return render(request, viewer, state.settings, "error.html", {"error": "not_found"}, 404)
     now = datetime.now(UTC)
+    diagram = await diagram_service.diagram_svg(
+        session,
+        principal,
+        issue_id,
+        gettext=translations(viewer.locale).gettext,
+        format_time=lambda moment: viewer.formats.datetime(moment, "short"),
+    )
     context = {
+        "diagram": diagram,
         "issue": detail,
         "actions": allowed_actions(detail, principal, now),
         "Action": Action,
