@@ -17,6 +17,7 @@ from api.auth import Principal
 from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import Problem
 from api.schemas import CommentBody, ConfirmationBody, IssueCreate, ReopenBody, ReplyBody
+from api.services import issue_actions as actions_service
 from api.services import issue_cards as cards_service
 from api.services import issue_diagram as diagram_service
 from api.services import issues as service
@@ -29,7 +30,7 @@ from domain.models import (
     CustomerReplyCommand,
     ReopenCommand,
 )
-from web.actions import Action, allowed_actions
+from web.actions import Action, allowed_actions, from_workflow
 from web.deps import PageForbidden, PrincipalPage, Viewer, ViewerDep, verify_csrf
 from web.forms import FieldErrors, problem_errors, validation_errors
 from web.i18n import translations
@@ -248,7 +249,7 @@ async def _issue_page(
     context = {
         "diagram": diagram,
         "issue": detail,
-        "actions": allowed_actions(detail, principal, now),
+        "actions": await _offered(request, session, principal, detail, now),
         "Action": Action,
         "done": done,
         "errors": errors or {},
@@ -259,6 +260,20 @@ async def _issue_page(
         "now": now,
     }
     return render(request, viewer, state.settings, "portal/issue.html", context, status_code)
+
+
+async def _offered(
+    request: Request, session: Any, principal: Principal, detail: Any, now: datetime
+) -> frozenset[Action]:
+    """What the workflow allows the customer now; its state's rules if it cannot answer."""
+    temporal = request.app.state.itr.temporal
+    try:
+        answer = await actions_service.issue_actions(session, temporal, principal, detail.id, now)
+    except Problem as problem:
+        if problem.status != 503:
+            raise
+        return allowed_actions(detail, principal, now)
+    return from_workflow(answer)
 
 
 async def _run(
