@@ -1,7 +1,7 @@
 """How the agent workspace names things staff see and customers do not (translated when a
 page renders): every state in staff words, every clock, every command, the timeline kinds."""
 
-from domain.enums import EventKind, IssueState, SlaClockKind
+from domain.enums import ContractLevel, EventKind, IssueState, SlaClockKind, WarrantyStatus
 from web.i18n import N_
 
 STATES: dict[IssueState, str] = {
@@ -48,6 +48,18 @@ DEFECT_STATUS: dict[str, str] = {
     "fixed": N_("fixed"),
     "wont_fix": N_("will not be fixed"),
     "reopened": N_("reopened"),
+}
+
+CONTRACT_LEVELS: dict[ContractLevel, str] = {
+    ContractLevel.BASIC: N_("Basic contract"),
+    ContractLevel.STANDARD: N_("Standard contract"),
+    ContractLevel.PREMIUM: N_("Premium contract"),
+}
+
+WARRANTY: dict[WarrantyStatus, str] = {
+    WarrantyStatus.IN_WARRANTY: N_("in warranty"),
+    WarrantyStatus.OUT_OF_WARRANTY: N_("out of warranty"),
+    WarrantyStatus.NO_CONTRACT: N_("no contract"),
 }
 
 QUEUES: dict[str, str] = {

@@ -56,6 +56,7 @@ async def test_an_engineer_asks_the_customer_and_proposes_a_solution_from_the_pa
     await page.get_by_role("link", name=title).click()
     await expect(page.locator("#issue-state")).to_have_text("Assigned")
     await expect(page.locator("#issue-customer")).to_contain_text("Acme")
+    await expect(page.locator("#issue-contract")).to_have_text("Premium contract · in warranty")
     await expect(page.locator(".diagram svg[role=img]")).to_be_visible()
     # Exactly what the workflow allows: no question before the first response.
     assert await page.locator("#form-request_info").count() == 0
@@ -84,7 +85,8 @@ async def test_an_engineer_asks_the_customer_and_proposes_a_solution_from_the_pa
     await expect(page.locator("#issue-state")).to_have_text("In progress", timeout=15_000)
     await expect(page.locator("#comments")).to_contain_text("Build 1187.")
 
-    await page.reload()  # the forms follow the state on the next load
+    await expect(page.locator("#issue-changed")).to_contain_text("In progress")
+    await page.get_by_role("link", name="Reload the page").click()  # the forms follow
     await send(page, "propose_resolution", "summary", "Upgrade to firmware 5.2.1.")
     await expect(page.locator("#issue-state")).to_have_text("Awaiting confirmation")
     await expect(page.locator(".diagram svg")).to_contain_text("Awaiting")

@@ -148,8 +148,11 @@ async def issue_live(
     principal: StaffDep,
     state: StateDep,
     session: SessionDep,
+    shown: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    """The parts of the page that move on their own: state, clocks, timeline, diagram."""
+    """The parts of the page that move on their own: state, clocks, timeline, diagram; and,
+    once the state differs from the one the page was `shown` in, a prompt to reload (the
+    commands offered were those of that state)."""
     try:
         detail, defect, svg = await workspace.live_view(
             session,
@@ -162,7 +165,13 @@ async def issue_live(
         if problem.status != 404:
             raise
         return render(request, viewer, state.settings, "error.html", {"error": "not_found"}, 404)
-    context = {"issue": detail, "defect": defect, "diagram": svg, "now": datetime.now(UTC)}
+    context = {
+        "issue": detail,
+        "defect": defect,
+        "diagram": svg,
+        "now": datetime.now(UTC),
+        "shown": shown,
+    }
     return render(request, viewer, state.settings, "agent/_live.html", context)
 
 
@@ -212,6 +221,7 @@ async def _issue_page(
         "values": {"idempotency_key": uuid.uuid4().hex, **(values or {})},
         "now": now,
         "tiers": [Tier.EXPERT, Tier.RND],
+        "shown": None,
     }
     return render(request, viewer, state.settings, "agent/issue.html", context, status_code)
 
