@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         default=None,
         description="the session cookie's Secure flag; default: on outside development",
     )
+    attachment_dir: Path | None = Field(
+        default=None,
+        description="where the local attachment store keeps files (data_dir/attachments)",
+    )
+    attachment_max_bytes: int = Field(
+        default=768 * 1024,
+        ge=1,
+        description="largest attachment; an upload also stays within max_body_bytes",
+    )
     api_docs: Exposure | None = Field(
         default=None, description="/docs, /redoc, /openapi.json; default public, off in production"
     )

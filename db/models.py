@@ -254,6 +254,24 @@ class WebSessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class AttachmentRow(Base):
+    """A file a person attached to an issue (a log, a screenshot): its description here,
+    its bytes in the attachment store under `storage_key`."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(NAME))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.Integer())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    storage_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    uploaded_by_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 16))
+    uploaded_by_name: Mapped[str] = mapped_column(sa.String(NAME))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # --- read model ------------------------------------------------------------------------------
 # No foreign keys from issues to reference data: a projection must accept whatever the
 # workflow recorded, or a retried activity would fail forever.

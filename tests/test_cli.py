@@ -226,6 +226,7 @@ def test_image_runs_the_api_as_a_non_root_user() -> None:
     [
         "scripts/test",
         "scripts/run",
+        "scripts/i18n",
         ".ci/run",
         "deploy/temporal/create-search-attributes.sh",
         "deploy/postgres/init-itr-db.sh",
@@ -238,10 +239,13 @@ def test_scripts_are_executable_and_parse(path: str) -> None:
     subprocess.run([shell, "-n", str(script)], check=True)
 
 
-def test_ci_runs_the_test_script_and_nothing_else() -> None:
+def test_ci_installs_the_browser_when_missing_then_runs_the_test_script() -> None:
     commands = [
-        line
+        line.strip()
         for line in (ROOT / ".ci/run").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not line.startswith("set ")
     ]
-    assert commands == ['exec "$(dirname "$0")/../scripts/test"']
+    assert commands[-1] == 'exec "$(dirname "$0")/../scripts/test"'
+    install = commands[:-1]
+    assert install[0].startswith("if ! command -v chromium") and install[-1] == "fi"
+    assert install[1:-1] == ["apt-get update", "apt-get install -y chromium fonts-wqy-microhei"]

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_timedelta
+from babel.dates import format_datetime, format_timedelta
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -104,11 +105,6 @@ class Formats:
             return ""
         return format_datetime(value, format, tzinfo=self.timezone, locale=self.babel_locale)
 
-    def date(self, value: dt.datetime | None) -> str:
-        if value is None:
-            return ""
-        return format_date(value.astimezone(self.timezone), "medium", locale=self.babel_locale)
-
     def iso(self, value: dt.datetime | None) -> str:
         """For the machine-readable `datetime` attribute of `<time>` only."""
         return "" if value is None else value.isoformat()
@@ -116,6 +112,11 @@ class Formats:
     def duration(self, value: timedelta) -> str:
         """A wall-clock duration ("3 hours", "3小时")."""
         return format_timedelta(value, threshold=1.5, locale=self.babel_locale)
+
+    def size(self, size: int) -> str:
+        """A file size in kilobytes ("12 KB"), with the locale's digits and separators."""
+        kilobytes = format_decimal(max(1, round(size / 1024)), locale=self.babel_locale)
+        return translations(self.locale).gettext("%(size)s KB") % {"size": kilobytes}
 
     def business_left(self, value: timedelta) -> str:
         """Business time still left on a promise ("2 business hours left")."""

@@ -78,11 +78,14 @@ async def sign_in(
     username: str,
     password: str,
     now: datetime,
+    replaces: str | None = None,
 ) -> tuple[str, SignedIn]:
     """(the new session's cookie token, the session) or SignInRefused / TooManyFailedAttempts.
 
     A locked account is refused without looking at the password, so the lock cannot be
-    used to test guesses; reaching the limit ends the account's other sessions too.
+    used to test guesses; reaching the limit ends the account's other sessions too. A
+    successful sign-in always starts a new session (and ends the one it `replaces`), so a
+    session token planted before sign-in is worth nothing after it.
     """
     await limiter.refuse_if_blocked(client)
     user = await user_repo.find_user(session, username)
@@ -112,6 +115,8 @@ async def sign_in(
     user.failed_attempts, user.locked_until = 0, None
     raw_token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await user_repo.delete_expired_sessions(session, now)
+    if replaces is not None:
+        await user_repo.delete_session(session, replaces)
     await user_repo.create_session(
         session, raw_token, user.id, csrf_token, now + settings.web_session_lifetime
     )

@@ -10,7 +10,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,13 @@ import httpx
 import pytest
 import uvicorn
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+)
 from temporalio.client import Client
 
 from api.main import create_app
@@ -60,6 +66,8 @@ class Site:
     stack: Stack
     browser: Browser
     api: httpx.AsyncClient
+    console_errors: list[str] = field(default_factory=list)
+    """Errors any page logged (a script the CSP refused, a script error), failed loads aside."""
 
     async def context(self, locale: str = "en-GB", width: int = 1280) -> BrowserContext:
         context = await self.browser.new_context(
@@ -69,7 +77,12 @@ class Site:
             viewport={"width": width, "height": 900},
         )
         context.set_default_timeout(20_000)
+        context.on("console", self._console)
         return context
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.console_errors.append(message.text)
 
     async def signed_in(self, username: str, password: str, locale: str = "en-GB") -> Page:
         """A fresh browser (own cookies) signed in as `username`, on its home page."""
@@ -123,7 +136,11 @@ async def site(
     await upgrade_to_head(url)
     database = Database(url)
     try:
-        async with running_stack(database, temporal_client) as stack, async_playwright() as pw:
+        attachments = tmp_path_factory.mktemp("attachments")
+        async with (
+            running_stack(database, temporal_client, attachment_dir=attachments) as stack,
+            async_playwright() as pw,
+        ):
             state = AppState(
                 settings=stack.settings,
                 db=database,

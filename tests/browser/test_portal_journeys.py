@@ -43,6 +43,7 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     page = await site.signed_in("jane", "demo-jane-acme")
     assert page.url.endswith("/portal")
     await assert_accessible(page)
+    assert await page.evaluate("typeof htmx.ajax") == "function"  # vendored, allowed by CSP
 
     # Opening: a too-short title is refused at the field (422), then the issue opens.
     await page.get_by_role("link", name="Open an issue").first.click()
@@ -63,6 +64,13 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await eventually(assigned, "the tier-1 owner on the issue page", within=30)
     await assert_accessible(page)
 
+    # A log file goes along with it.
+    log = {"name": "router.log", "mimeType": "text/plain", "buffer": b"kernel: qos drop 3%\n"}
+    await page.locator("#attachment-file").set_input_files(files=[log])
+    await page.get_by_role("button", name="Attach the file").click()
+    await expect(page.get_by_role("status")).to_contain_text("The file was attached.")
+    await expect(page.get_by_role("link", name="router.log")).to_be_visible()
+
     # The engineer asks; the customer replies in the portal.
     await engineer(site.api, issue_id, "acknowledge", message="We are looking at it.")
     await engineer(site.api, issue_id, "request-info", question="Which firmware exactly?")
@@ -70,6 +78,10 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await expect(page.locator("#issue-state")).to_have_text("Waiting for you")
     await expect(page.get_by_text("Which firmware exactly?")).to_be_visible()
     await screenshots(page, "portal-issue-question")
+    await page.goto("/portal")  # the list while the resolution clock waits for the customer
+    await expect(page.get_by_text("paused while we wait for you")).to_be_visible()
+    await screenshots(page, "portal-issues")
+    await page.goto(f"/portal/issues/{issue_id}")
     await page.locator("#reply-body").fill("Firmware 5.2.0, build 1187.")
     await page.get_by_role("button", name="Send the answer").click()
     await expect(page.get_by_role("status")).to_contain_text("your answer was sent")
@@ -100,7 +112,7 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
 
     await page.goto("/portal")
     await expect(page.get_by_role("link", name="Edge router drops packets")).to_be_visible()
-    await screenshots(page, "portal-issues")
+    await expect(page.locator("#issue-rows .state")).to_have_text("Closed")
 
     # A customer of another organisation cannot open the issue's page.
     other = await site.signed_in("john", "demo-john-globex")
@@ -110,9 +122,12 @@ async def test_a_customer_opens_an_issue_answers_and_confirms_the_solution(site:
     await assert_accessible(other)
     await other.context.close()
     await page.context.close()
+    assert site.console_errors == []
 
 
-async def test_a_form_post_without_the_csrf_token_is_refused(site: Site) -> None:
+async def test_a_form_post_without_the_csrf_token_is_refused_and_staff_land_elsewhere(
+    site: Site,
+) -> None:
     page = await site.signed_in("jane", "demo-jane-acme")
     before = await page.request.get("/portal")
     assert before.status == 200
@@ -124,6 +139,11 @@ async def test_a_form_post_without_the_csrf_token_is_refused(site: Site) -> None
     assert forged.status == 403
     assert "security token" in await forged.text()
     await page.context.close()
+
+    staff = await site.signed_in("alice", "demo-alice-tier1")
+    assert staff.url.endswith("/workspace")
+    await assert_accessible(staff)
+    await staff.context.close()
 
 
 async def test_failed_sign_ins_lock_the_account(site: Site) -> None:

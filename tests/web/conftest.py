@@ -4,6 +4,7 @@ API tests' fake Temporal: sign-in, CSRF, languages and forms, without a browser.
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,7 +43,9 @@ class Web:
 
 
 @pytest.fixture
-async def web(database: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Web]:
+async def web(
+    database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[Web]:
     monkeypatch.setattr(issue_service, "DISPATCHED", frozenset(IssueState))
     async with database.transaction() as session:
         await seed_demo_data(session)
@@ -52,6 +55,8 @@ async def web(database: Database, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         seed_demo_data=False,
         session_cookie_secure=False,
         auth_failure_limit="1000/minute",
+        attachment_dir=tmp_path / "attachments",
+        attachment_max_bytes=64 * 1024,
     )
     temporal = FakeTemporal(settings)
     app = create_app(settings, AppState(settings=settings, db=database, temporal=temporal))

@@ -49,6 +49,7 @@ def test_the_compiled_catalogues_match_their_sources() -> None:
         folder = CATALOGUES / locale / "LC_MESSAGES"
         with (folder / "messages.po").open("rb") as f:
             catalogue = read_po(f, locale=locale)
+        assert not catalogue.fuzzy, f"{locale}: a fuzzy catalogue is not compiled"
         compiled = BytesIO()
         write_mo(compiled, catalogue)
         assert compiled.getvalue() == (folder / "messages.mo").read_bytes(), (

@@ -1,7 +1,11 @@
 """Signing in to the web workspace: sessions, lock-out, CSRF, and one Principal per person."""
 
+from datetime import UTC, datetime
+
 from fastapi.routing import APIRoute
 
+from api.deps import _principal
+from api.services import accounts
 from tests.web.conftest import Web
 from web.deps import verify_csrf
 from web.routes import account, portal
@@ -116,3 +120,21 @@ async def test_staff_sign_in_to_the_workspace_not_the_portal(web: Web) -> None:
     response = await web.sign_in("alice", "demo-alice-tier1")
     assert response.headers["location"] == "/workspace"
     assert (await web.http.get("/portal")).status_code == 403
+
+
+async def test_a_session_and_a_token_resolve_to_the_same_principal(web: Web) -> None:
+    """Jane's sign-in and Acme's customer token are the same caller to every service."""
+    response = await web.sign_in("jane", "demo-jane-acme")
+    raw = response.cookies["itr_session"]
+    async with web.db.session() as session:
+        signed_in = await accounts.resolve_session(session, raw, datetime.now(UTC))
+        token = await _principal(session, "Bearer demo-customer-acme")
+    assert signed_in is not None
+    by_session = signed_in.principal
+    assert (by_session.role, by_session.organisation_id, by_session.engineer_id) == (
+        token.role,
+        token.organisation_id,
+        token.engineer_id,
+    )
+    assert by_session.name == token.name == "Jane Doe"
+    assert by_session.actor.kind == token.actor.kind

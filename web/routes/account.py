@@ -68,7 +68,14 @@ async def signin(
     error: dict[str, object]
     try:
         raw, signed_in = await accounts.sign_in(
-            session, state.settings, state.auth_failures, client, username, password, now
+            session,
+            state.settings,
+            state.auth_failures,
+            client,
+            username,
+            password,
+            now,
+            replaces=request.cookies.get(SESSION_COOKIE),
         )
     except accounts.SignInRefused as refused:
         if refused.reason == accounts.RefusalReason.LOCKED:

@@ -8,8 +8,9 @@ key being a hidden field of the form so a double-submitted form is applied once.
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from api.auth import Principal
 from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import Problem
 from api.schemas import CommentBody, ConfirmationBody, IssueCreate, ReopenBody, ReplyBody
+from api.services import attachments as attachment_service
 from api.services import issue_actions as actions_service
 from api.services import issue_cards as cards_service
 from api.services import issue_diagram as diagram_service
@@ -39,7 +41,9 @@ from workflows.issue import IssueWorkflow
 
 router = APIRouter(prefix="/portal", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-DONE = frozenset({"opened", "replied", "confirmed", "rejected", "reopened", "commented", "pending"})
+DONE = frozenset(
+    {"opened", "replied", "confirmed", "rejected", "reopened", "commented", "attached", "pending"}
+)
 """What the page after a command may say was done (a fixed vocabulary, never echoed text)."""
 
 
@@ -89,7 +93,9 @@ async def issue_rows(
     return render(request, viewer, state.settings, "portal/_issue_rows.html", context)
 
 
-async def _issue_list(session: Any, principal: Principal, cursor: str | None) -> dict[str, Any]:
+async def _issue_list(
+    session: SessionDep, principal: Principal, cursor: str | None
+) -> dict[str, Any]:
     try:
         cards, next_cursor = await cards_service.issue_cards(
             session,
@@ -128,7 +134,7 @@ async def _new_issue_form(
     request: Request,
     viewer: Viewer,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     values: dict[str, str],
     errors: FieldErrors,
     status_code: int = 200,
@@ -222,7 +228,7 @@ async def _issue_page(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     issue_id: str,
     *,
     done: str | None = None,
@@ -246,9 +252,13 @@ async def _issue_page(
         gettext=translations(viewer.locale).gettext,
         format_time=lambda moment: viewer.formats.datetime(moment, "short"),
     )
+    attachments = await attachment_service.list_attachments(session, principal, issue_id)
     context = {
         "diagram": diagram,
         "issue": detail,
+        "attachments": attachments,
+        "accepted_extensions": ",".join(attachment_service.ACCEPTED_EXTENSIONS),
+        "attachment_limit": state.settings.attachment_max_bytes,
         "actions": await _offered(request, session, principal, detail, now),
         "Action": Action,
         "done": done,
@@ -281,7 +291,7 @@ async def _run(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     temporal: TemporalDep,
     issue_id: str,
     update: Any,
@@ -345,7 +355,7 @@ async def _invalid(
     viewer: Viewer,
     principal: Principal,
     state: StateDep,
-    session: Any,
+    session: SessionDep,
     issue_id: str,
     exc: ValidationError,
     values: dict[str, str],
@@ -528,4 +538,61 @@ async def reopen(
         "reopened",
         values,
         "reopen",
+    )
+
+
+@router.post("/issues/{issue_id}/attachments", response_model=None)
+async def attach(
+    request: Request,
+    issue_id: str,
+    viewer: ViewerDep,
+    principal: CustomerDep,
+    state: StateDep,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Attach a log or a screenshot; refusals (size, type) are shown at the field."""
+    limit = state.settings.attachment_max_bytes
+    data = await file.read(limit + 1) if file is not None else b""
+    name = (file.filename or "") if file is not None else ""
+    try:
+        await attachment_service.add_attachment(
+            session, state.attachments, state.settings, principal, issue_id, name, data
+        )
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        return await _issue_page(
+            request,
+            viewer,
+            principal,
+            state,
+            session,
+            issue_id,
+            errors=problem_errors(problem, translations(viewer.locale)),
+            form="attachment",
+            status_code=422,
+        )
+    return RedirectResponse(
+        f"/portal/issues/{issue_id}?done=attached", status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.get("/issues/{issue_id}/attachments/{attachment_id}", response_model=None)
+async def download(
+    issue_id: str,
+    attachment_id: str,
+    principal: CustomerDep,
+    state: StateDep,
+    session: SessionDep,
+) -> Response:
+    """The file, always as a download (never rendered inline by the browser)."""
+    attachment, data = await attachment_service.read_attachment(
+        session, state.attachments, principal, issue_id, attachment_id
+    )
+    disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+    return Response(
+        data,
+        media_type=attachment.content_type,
+        headers={"Content-Disposition": disposition, "Content-Security-Policy": "sandbox"},
     )

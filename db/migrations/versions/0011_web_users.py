@@ -1,4 +1,4 @@
-"""Web workspace sign-in: people (users) and their server-side browser sessions.
+"""Web workspace: people (users), their server-side browser sessions, issue attachments.
 
 Revision ID: 0011
 Revises: 0007
@@ -70,8 +70,27 @@ def upgrade() -> None:
         op.f("ix_web_sessions_expires_at"), "web_sessions", ["expires_at"], unique=False
     )
 
+    op.create_table(
+        "attachments",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("issue_id", sa.String(length=64), nullable=False),
+        sa.Column("filename", sa.String(length=200), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("storage_key", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_by_kind", sa.String(length=16), nullable=False),
+        sa.Column("uploaded_by_name", sa.String(length=200), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
+        sa.UniqueConstraint("storage_key", name=op.f("uq_attachments_storage_key")),
+    )
+    op.create_index(op.f("ix_attachments_issue_id"), "attachments", ["issue_id"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_attachments_issue_id"), table_name="attachments")
+    op.drop_table("attachments")
     op.drop_index(op.f("ix_web_sessions_expires_at"), table_name="web_sessions")
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")

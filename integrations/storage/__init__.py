@@ -1,0 +1,1 @@
+"""Attachment storage port and its adapters (a local directory by default)."""
