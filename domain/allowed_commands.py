@@ -11,6 +11,7 @@ command is one more entry; a new rule in a check shows up here without any chang
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from domain.case_base import CommandRejected
 from domain.enums import IssueState, Severity, Tier, Visibility
@@ -37,6 +38,9 @@ from domain.models import (
 
 PLACEHOLDER = "(representative command)"
 """The text of a representative command: checks judge the state and the actor, not words."""
+PEOPLE_FILL = ("summary",)
+"""Optional text fields a command model may declare that the domain requires from people
+(an escalation's summary of what was tried): a representative command fills them."""
 REPRESENTATIVE_DEFECT = "REP-1"
 REPRESENTATIVE_ENGINEER = "representative-engineer"
 
@@ -62,6 +66,7 @@ class AllowedCommands(Contract):
 
 
 Check = Callable[[IssueCase, Actor, datetime], None]
+C = TypeVar("C", bound=Contract)
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,19 @@ def _assign(case: IssueCase, actor: Actor, now: datetime) -> None:
     case.check_assign(AssignCommand(actor=actor, engineer=engineer))
 
 
+def as_person_sends(model: type[C], **fields: object) -> C:
+    """The command with the optional texts people are asked for filled in too."""
+    for name in PEOPLE_FILL:
+        if name in model.model_fields and name not in fields:
+            fields[name] = PLACEHOLDER
+    return model.model_validate(fields)
+
+
 def _escalate(case: IssueCase, actor: Actor, now: datetime) -> None:
     to_tier = Tier(min(int(case.status.tier) + 1, int(Tier.RND)))
-    case.check_escalate(EscalateCommand(actor=actor, to_tier=to_tier, reason=PLACEHOLDER))
+    case.check_escalate(
+        as_person_sends(EscalateCommand, actor=actor, to_tier=to_tier, reason=PLACEHOLDER)
+    )
 
 
 def _change_severity(case: IssueCase, actor: Actor, now: datetime) -> None:

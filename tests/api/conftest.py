@@ -37,6 +37,7 @@ class FakeTemporal(TemporalGateway):
         self.results: dict[tuple[str, str], CommandResult] = {}
         self.cases: dict[str, IssueCase] = {}
         self.ended: set[str] = set()
+        self.answers: dict[str, AllowedCommands] = {}
 
     async def start_issue(self, workflow_input: IssueWorkflowInput) -> None:
         self.starts.append(workflow_input)
@@ -62,7 +63,8 @@ class FakeTemporal(TemporalGateway):
         started = self.running[issue_id]
         case = self.cases.get(issue_id) or IssueCase.open(started.intake, started.config)
         assert query.at is not None
-        return answer_for(case, query.actor, query.at)
+        self.answers[issue_id] = answer_for(case, query.actor, query.at)
+        return self.answers[issue_id]
 
     def intakes(self) -> list[IssueIntake]:
         return [started.intake for started in self.starts]

@@ -340,3 +340,12 @@ def test_every_state_is_declared_once_and_tiered_states_name_their_lanes() -> No
     assert lane_of(IssueState.WAITING_CUSTOMER, Tier.RND).value == "customer"
     assert NODES[IssueState.RESOLVED].public is False
     assert all(t.kind != TriggerKind.COMMAND or t.trigger in commands() for t in TRANSITIONS)
+
+
+def test_every_check_of_the_case_has_a_catalogue_entry_and_a_declared_command() -> None:
+    """A new command (a new `check_*`) needs its catalogue entry and its transitions, or the
+    issue page would never offer it and the diagram would not know it."""
+    checks = {name.removeprefix("check_") for name in dir(IssueCase) if name.startswith("check_")}
+    entries = {entry.name for entry in CATALOGUE} - {"internal_comment"}
+    assert checks == entries
+    assert checks <= set(commands())

@@ -9,11 +9,13 @@ from pathlib import Path
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from domain.enums import ActorKind, ContractLevel, IssueState, Tier, WarrantyStatus
+from api.services.issue_actions import ENDPOINTS
+from domain.enums import ActorKind, ContractLevel, IssueState, Role, Tier, WarrantyStatus
 from domain.lifecycle import IssueCase
 from domain.models import AcknowledgeCommand, Actor, Entitlement, OwnerChoice
 from tests.integration.conftest import CUSTOMER, NEW_ISSUE, unique
 from tests.web.conftest import CSRF, Web
+from web.routes.agent import FORMS
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = OwnerChoice(engineer_id="alice", engineer_name="Alice Martin", tier=Tier.FRONTLINE)
@@ -71,7 +73,14 @@ async def test_the_issue_page_offers_exactly_the_commands_the_workflow_allows(we
     await web.sign_in("alice", "demo-alice-tier1")
     new = await web.http.get(f"/workspace/issues/{issue_id}")
     assert new.status_code == 200, new.text
-    assert form_ids(new.text) == ["comment"]  # a NEW issue: comments only, for an engineer
+    allowed = {  # the workflow's answer, for what an engineer's role may send
+        c.command
+        for c in web.temporal.answers[issue_id].commands
+        if c.allowed and Role.ENGINEER in ENDPOINTS[c.command].roles
+    }
+    offered = [name for name in FORMS if name in allowed or f"internal_{name}" in allowed]
+    assert form_ids(new.text) == offered
+    assert "acknowledge" not in offered and "request_info" not in offered
     assert "Not possible now" in new.text and "state &#39;new&#39;" in new.text
     assert "<svg" in new.text and 'role="img"' in new.text
 
@@ -126,3 +135,22 @@ def test_the_diagram_texts_are_in_the_chinese_catalogue() -> None:
 
 
 __all__ = ["IssueState"]
+
+
+async def test_an_escalation_from_the_page_names_the_tier_and_the_engineer(web: Web) -> None:
+    issue_id = await opened_issue(web)
+    in_progress(web, issue_id)
+    await web.sign_in("alice", "demo-alice-tier1")
+    page = await web.http.get(f"/workspace/issues/{issue_id}")
+    token = CSRF.search(page.text)
+    assert token and 'id="escalate-to_tier"' in page.text
+    url = f"/workspace/issues/{issue_id}/commands/escalate"
+    form = {"csrf_token": token.group(1), "to_tier": "2", "summary": "Rebooted twice."}
+    missing = await web.http.post(url, data={**form, "reason": ""})
+    assert missing.status_code == 422 and 'id="reason-error"' in missing.text
+    unknown = await web.http.post(url, data={**form, "reason": "x", "engineer_id": "nobody"})
+    assert unknown.status_code == 422 and 'id="engineer_id-error"' in unknown.text
+    sent = await web.http.post(url, data={**form, "reason": "Needs QoS", "engineer_id": "frank"})
+    assert sent.status_code == 303, sent.text
+    _, name, command = web.temporal.updates[-1]
+    assert (name, command.to_tier, command.engineer.engineer_id) == ("escalate", 2, "frank")

@@ -36,6 +36,7 @@ from api.schemas import (
 from api.services import agent_workspace as workspace
 from api.services import issues as service
 from api.temporal_gateway import CommandAccepted
+from domain.allowed_commands import PEOPLE_FILL
 from domain.enums import Tier, Visibility
 from domain.models import (
     AcknowledgeCommand,
@@ -222,6 +223,7 @@ async def _issue_page(
         "now": now,
         "tiers": [Tier.EXPERT, Tier.RND],
         "shown": None,
+        "escalation_asks": escalation_asks(),
     }
     return render(request, viewer, state.settings, "agent/issue.html", context, status_code)
 
@@ -269,20 +271,37 @@ async def _resolution(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, Bas
 
 
 async def _escalate(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
-    body = EscalateBody.model_validate(
-        {
-            "to_tier": _number(v.get("to_tier", "")),
-            "reason": v.get("reason", ""),
-            "engineer_id": _text(v, "engineer_id"),
-        }
-    )
+    data: dict[str, object] = {
+        "to_tier": _number(v.get("to_tier", "")),
+        "reason": v.get("reason", ""),
+        "engineer_id": _text(v, "engineer_id"),
+    }
+    asked = escalation_asks()
+    data.update({name: v.get(name, "") for name in asked})
+    body = EscalateBody.model_validate(data)
     engineer = None
     if body.engineer_id is not None:
         engineer = await service.engineer_choice(s, body.engineer_id, "body.engineer_id")
-    command = EscalateCommand(
-        actor=p.actor, to_tier=body.to_tier, reason=body.reason, engineer=engineer
+    command = EscalateCommand.model_validate(
+        {
+            "actor": p.actor,
+            "to_tier": body.to_tier,
+            "reason": body.reason,
+            "engineer": engineer,
+            **{name: getattr(body, name) for name in asked},
+        }
     )
     return IssueWorkflow.escalate, command
+
+
+def escalation_asks() -> tuple[str, ...]:
+    """The texts people add to an escalation beyond its reason, as far as the API's body
+    and the domain's command declare them (a summary of what was tried)."""
+    return tuple(
+        name
+        for name in PEOPLE_FILL
+        if name in EscalateBody.model_fields and name in EscalateCommand.model_fields
+    )
 
 
 async def _assign(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
@@ -338,7 +357,7 @@ FORMS: dict[str, CommandForm] = {
     "request_info": CommandForm(_request_info, ("question",)),
     "propose_resolution": CommandForm(_resolution, ("summary",)),
     "comment": CommandForm(_comment, ("body", "visibility")),
-    "escalate": CommandForm(_escalate, ("to_tier", "reason", "engineer_id")),
+    "escalate": CommandForm(_escalate, ("to_tier", "reason", "summary", "engineer_id")),
     "assign": CommandForm(_assign, ("engineer_id", "reason")),
     "change_severity": CommandForm(_severity, ("severity", "reason")),
     "link_defect": CommandForm(_link, ("defect_key",)),
