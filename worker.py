@@ -35,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.notifications import NotificationActivities
+from activities.onsite import OnsiteActivities
 from activities.read_model import ReadModelActivities
 from activities.tracker import DatabaseSyncStatusSink, TrackerActivities
 from activities.tracker_poll import TrackerPollActivities
@@ -48,7 +49,9 @@ from integrations.notify.port import Notifier
 from integrations.notify.webhook import WebhookNotifier
 from temporal_client import connect_temporal
 from workflows.issue import IssueWorkflow
+from workflows.spare_part import SparePartWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
+from workflows.visit import VisitWorkflow
 
 log = structlog.get_logger("itr.worker")
 
@@ -77,6 +80,7 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
     """Every activity the workflows call, bound to their adapters."""
     read_model = ReadModelActivities(db)
     notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
+    onsite = OnsiteActivities(db)
     activities: list[Any] = [
         read_model.record,
         read_model.lookup_entitlement,
@@ -84,6 +88,9 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
         read_model.choose_owner,
         read_model.product_info,
         notifications.notify,
+        onsite.record_visit,
+        onsite.record_part,
+        onsite.choose_field_engineer,
     ]
     if settings.tracker_config is not None:
         config = load_jira_config(settings.tracker_config)
@@ -133,7 +140,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IssueWorkflow, TrackerPollWorkflow],
+        workflows=[IssueWorkflow, TrackerPollWorkflow, VisitWorkflow, SparePartWorkflow],
         activities=build_activities(settings, db, client),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,

@@ -24,6 +24,14 @@ ISO_DURATION_PATTERN = (
     r"(T([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$"
 )
 STATE_CHANGING = {"post", "put", "patch", "delete"}
+# Commands that run as Temporal Updates, which may be accepted but not yet applied (202).
+COMMAND_RESPONSES = (
+    "CommandResponse",
+    "VisitDispatched",
+    "PartRequested",
+    "VisitCommandResponse",
+    "PartCommandResponse",
+)
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -122,7 +130,7 @@ def describe_errors(document: dict[str, Any]) -> None:
             replayed = idempotent_replay(operation)
             if replayed is not None:
                 responses.setdefault("200", replayed)
-            if _answers_with(operation, "CommandResponse"):
+            if any(_answers_with(operation, name) for name in COMMAND_RESPONSES):
                 responses["202"] = COMMAND_ACCEPTED
         schemas["CommandAccepted"] = COMMAND_ACCEPTED_SCHEMA
 

@@ -225,6 +225,7 @@ class SlaPolicyInfo(BaseModel):
     warnings: list[int]
     breach_actions: list[BreachAction]
     pause_while_waiting_for_rnd: bool
+    pause_for_parts: bool = False
 
 
 class IssueSlaRead(BaseModel):
@@ -623,3 +624,14 @@ class IssueActions(BaseModel):
     state: IssueState
     as_of: datetime
     actions: list[IssueAction]
+
+
+class AttachmentRead(BaseModel):
+    """A file attached to an issue; its bytes at `GET /issues/{id}/attachments/{attachment_id}`."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int = Field(description="bytes")
+    uploaded_by_name: str
+    uploaded_at: datetime

@@ -158,9 +158,29 @@ class TemporalGateway:
         not completed in time: CommandAccepted (202). Either way the same update id (the
         Idempotency-Key) lets a retry join the command instead of sending it again.
         """
-        bound = self._settings.command_timeout
         handle = await self.handle(issue_id)
-        accepted: WorkflowUpdateHandle[CommandResult] | None = None
+        result: CommandResult = await self._run_update(handle, update, command, update_id, issue_id)
+        return result
+
+    async def update_child(
+        self, workflow_id: str, issue_id: str, update: Any, command: Any, update_id: str | None
+    ) -> Any:
+        """The same for a visit's or a spare part's workflow (a child of the issue's): its
+        result, a 409 for a refused step, WorkflowEnded once the child has finished."""
+        client = await self.client()
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id)
+        return await self._run_update(handle, update, command, update_id, issue_id)
+
+    async def _run_update(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        update: Any,
+        command: Any,
+        update_id: str | None,
+        issue_id: str,
+    ) -> Any:
+        bound = self._settings.command_timeout
+        accepted: WorkflowUpdateHandle[Any] | None = None
         try:
             async with asyncio.timeout(bound.total_seconds()):
                 accepted = await handle.start_update(
@@ -170,8 +190,7 @@ class TemporalGateway:
                     wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                     rpc_timeout=bound,
                 )
-                result: CommandResult = await accepted.result(rpc_timeout=bound)
-            return result
+                return await accepted.result(rpc_timeout=bound)
         except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as exc:
             if accepted is None:
                 raise not_accepted_in_time(bound) from exc

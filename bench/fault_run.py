@@ -76,6 +76,14 @@ from bench.lifecycle import (
     run_benchmark,
     tail,
 )
+from bench.timer_canary import (
+    LATE_AFTER,
+    TICK,
+    CanaryTimer,
+    canary_timers,
+    late_spans,
+    running_canary,
+)
 from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.models import CommentRow, EventRow, IssueRow
@@ -134,7 +142,8 @@ COUNTERS = {
     "sla_events_late": "sla_warning/sla_breached recorded more than the tolerance after the "
     "deadline in its data, not counting the planned worker and Temporal outages (for a "
     "killed worker: until the issue's next task left the dead worker's sticky queue, a task "
-    "it had started timed out, or an activity attempt lost with it was retried)",
+    "it had started timed out, or an activity attempt lost with it was retried; for Temporal: "
+    "its restart, and any span where the timer canary saw it fire timers late)",
     "workflow_task_errors": "workflow tasks failed for non-determinism or an unhandled error in "
     "the workflow code (a replay after a kill that does not match is a defect)",
     "lifecycles_failed": "lifecycles the client could not drive to closure (the reason is shown)",
@@ -587,6 +596,8 @@ class Stack:
     http: httpx.AsyncClient
     outages: list[Outage] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # what the chaos did, for the report
+    # The timer canary's timers (bench.timer_canary): when the server itself fired late.
+    canary: list[CanaryTimer] = field(default_factory=list)
 
 
 def jira_config(jira: JiraTestServer, poll: float, path: Path) -> Path:
@@ -1012,7 +1023,11 @@ async def verify(
 
     # SLA events: once per (issue, clock, cycle, threshold), on time.
     lateness: dict[str, list[float]] = {"all": [], "excluding": [], "waits": waits}
-    planned = [o for o in stack.outages if o.what in ("worker", "temporal")]
+    # The server's own lateness, measured by the canary, is Temporal's outage too: an issue
+    # timer cannot fire before the server fires timers again.
+    server_late = [Outage("temporal_timers", t.due, t.fired) for t in late_spans(stack.canary)]
+    planned = [o for o in stack.outages if o.what in ("worker", "temporal")] + server_late
+    findings.info.append(canary_line(stack))
 
     def stranded(issue_id: str) -> list[Outage]:
         """The issue's tasks stranded on a killed worker's sticky queue, as outages."""
@@ -1079,6 +1094,37 @@ async def verify(
     return findings, lateness
 
 
+def canary_line(stack: Stack) -> str:
+    """What the timer canary saw of the server's punctuality over the run."""
+    timers = stack.canary
+    if not timers:
+        return "timer canary: no timers recorded (its worker or workflow did not run)"
+    late = late_spans(timers)
+    covered = overlap(
+        min(t.due for t in timers),
+        max(t.fired for t in timers),
+        [Outage("temporal_timers", t.due, t.fired) for t in late],
+    )
+    lateness = sorted(t.late for t in timers)
+    worst = sorted(late, key=lambda t: t.late, reverse=True)[:3]
+    return (
+        f"timer canary (a {TICK.total_seconds():g} s timer at a time, its own worker here): "
+        f"{len(timers)} timers, late p50 {percentile(lateness, 0.5):.2f} s, p99 "
+        f"{percentile(lateness, 0.99):.2f} s, max {lateness[-1]:.2f} s; the server fired timers "
+        f"late (> {LATE_AFTER:g} s) over {covered:.1f} s in all"
+        + (
+            " (worst: "
+            + ", ".join(
+                f"due {datetime.fromtimestamp(t.due, UTC).time()} fired {t.late:.1f}s late"
+                for t in worst
+            )
+            + ")"
+            if worst
+            else ""
+        )
+    )
+
+
 # --- the report ---------------------------------------------------------------------------
 
 
@@ -1134,7 +1180,8 @@ def report(
         "  (a killed worker's outage lasts, for each issue, until its next task left the "
         "dead worker's sticky queue, a workflow task the dead worker had started timed out, "
         "and an activity attempt lost with it was retried: Temporal learns of a dead worker "
-        "by these timeouts)",
+        "by these timeouts; Temporal's own outage lasts until it fires timers on time again, "
+        "as the timer canary measures)",
         f"  tolerance {args.tolerance:g} s past the deadline, outside the planned outages",
         spread_line("workflow tasks waiting for the worker", lateness["waits"]),
         "",
@@ -1173,9 +1220,12 @@ async def fault_run(args: argparse.Namespace) -> tuple[str, bool]:
                 async with semaphore:
                     await driver.lifecycle(life, began)
 
-            chaos_task = asyncio.create_task(chaos(stack, faults, began))
-            await asyncio.gather(*(one(life) for life in lives))
-            await chaos_task  # faults planned past the last closure still happen
+            client = await connect_temporal(stack.settings)
+            async with running_canary(client, f"canary-{run}") as canary:
+                chaos_task = asyncio.create_task(chaos(stack, faults, began))
+                await asyncio.gather(*(one(life) for life in lives))
+                await chaos_task  # faults planned past the last closure still happen
+            stack.canary = await canary_timers(canary)
             if not stack.worker.alive():
                 raise BenchError(f"the worker died:\n{tail(stack.worker.log)}")
             wall = time.monotonic() - began

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Fallback targets (24x7) for issues no SLA policy covers; policies live in the database.
     sla_targets: dict[Severity, SlaTargets] = Field(default_factory=lambda: DEFAULT_SLA_TARGETS)
     confirmation_reminder_after: timedelta = timedelta(days=3)
+    # On-site visits: the field engineer and the customer are reminded this long before the
+    # appointment window (ITR_VISIT_REMINDER_BEFORE).
+    visit_reminder_before: timedelta = timedelta(hours=24)
     auto_close_after: timedelta = timedelta(days=7)
     reopen_window: timedelta = timedelta(days=14)
 
@@ -184,6 +187,7 @@ class Settings(BaseSettings):
         return LifecycleConfig(
             sla_targets=self.sla_targets,
             confirmation_reminder_after=self.confirmation_reminder_after,
+            visit_reminder_before=self.visit_reminder_before,
             auto_close_after=self.auto_close_after,
             reopen_window=self.reopen_window,
             tracker_enabled=self.tracker_config is not None,

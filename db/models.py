@@ -24,6 +24,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
+from domain.onsite import PartState, VisitState
 
 # Deterministic constraint names: Alembic batch mode on SQLite needs them to alter tables.
 NAMING_CONVENTION: dict[str, str] = {
@@ -483,4 +484,58 @@ class SlaPolicyRow(Base):
     severity: Mapped[Severity] = mapped_column(IntEnumType(Severity), primary_key=True)
     definition: Mapped[dict[str, Any]] = mapped_column(sa.JSON())
     version: Mapped[int] = mapped_column(sa.Integer(), default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- on-site service (visits, spare parts) --------------------------------------------------
+# Projected by the visit and part workflows' own activities; `revision` is the child
+# workflow's step counter, so a retried or late write of an older step changes nothing.
+
+
+class OnsiteVisitRow(Base):
+    """One on-site visit (its child workflow id is the key) as it stands."""
+
+    __tablename__ = "onsite_visits"
+
+    visit_id: Mapped[str] = mapped_column(sa.String(RECORD_ID), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    organisation_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    number: Mapped[int] = mapped_column(sa.Integer())
+    state: Mapped[VisitState] = mapped_column(StrEnumType(VisitState, 16))
+    engineer_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    engineer_name: Mapped[str] = mapped_column(sa.String(NAME))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminder_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    time_on_site_seconds: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    report: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    dispatched_by_name: Mapped[str] = mapped_column(sa.String(NAME))
+    revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PartRequestRow(Base):
+    """One spare-part request (its child workflow id is the key) and the states it went
+    through (`steps`: [{state, at, actor_name}], oldest first)."""
+
+    __tablename__ = "part_requests"
+
+    part_id: Mapped[str] = mapped_column(sa.String(RECORD_ID), primary_key=True)
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    organisation_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    number: Mapped[int] = mapped_column(sa.Integer())
+    part_number: Mapped[str] = mapped_column(sa.String(ID))
+    quantity: Mapped[int] = mapped_column(sa.Integer())
+    warehouse: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    state: Mapped[PartState] = mapped_column(StrEnumType(PartState, 16), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by_name: Mapped[str] = mapped_column(sa.String(NAME))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON(), default=list)
+    return_reason: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

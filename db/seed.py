@@ -95,6 +95,8 @@ class DemoSeed(_Spec):
                 if team.manager.id == token.engineer:
                     return f"{team.manager.name}, manager of {team.name}"
                 for engineer in team.engineers:
+                    if engineer.id == token.engineer and token.role == Role.FIELD_ENGINEER:
+                        return f"{engineer.name}, field engineer ({team.name})"
                     if engineer.id == token.engineer:
                         return f"{engineer.name}, tier-{int(team.tier)} engineer ({team.name})"
         if token.organisation is not None:

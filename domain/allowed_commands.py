@@ -10,7 +10,7 @@ command is one more entry; a new rule in a check shows up here without any chang
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from domain.case_base import CommandRejected
@@ -35,6 +35,7 @@ from domain.models import (
     RequestInfoCommand,
     RetryTrackerSyncCommand,
 )
+from domain.onsite_contracts import DispatchVisitCommand, RequestPartCommand
 
 PLACEHOLDER = "(representative command)"
 """The text of a representative command: checks judge the state and the actor, not words."""
@@ -43,6 +44,10 @@ PEOPLE_FILL = ("summary",)
 (an escalation's summary of what was tried): a representative command fills them."""
 REPRESENTATIVE_DEFECT = "REP-1"
 REPRESENTATIVE_ENGINEER = "representative-engineer"
+REPRESENTATIVE_PART = "REP-1"
+REPRESENTATIVE_WAREHOUSE = "representative-warehouse"
+VISIT_LEAD = timedelta(days=1)
+"""A representative visit's window starts this far ahead (a window must lie ahead)."""
 
 
 class AllowedCommandsQuery(Contract):
@@ -110,6 +115,21 @@ def _change_severity(case: IssueCase, actor: Actor, now: datetime) -> None:
     )
 
 
+def _dispatch_visit(case: IssueCase, actor: Actor, now: datetime) -> None:
+    start = now + VISIT_LEAD
+    cmd = DispatchVisitCommand(
+        actor=actor, window_start=start, window_end=start + timedelta(hours=2)
+    )
+    case.check_dispatch_visit(cmd, now)
+
+
+def _request_part(case: IssueCase, actor: Actor, now: datetime) -> None:
+    cmd = RequestPartCommand(
+        actor=actor, part_number=REPRESENTATIVE_PART, warehouse=REPRESENTATIVE_WAREHOUSE
+    )
+    case.check_request_part(cmd)
+
+
 CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("acknowledge", lambda c, a, _: c.check_acknowledge(AcknowledgeCommand(actor=a))),
     CatalogueEntry(
@@ -159,6 +179,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "retry_tracker_sync",
         lambda c, a, _: c.check_retry_tracker_sync(RetryTrackerSyncCommand(actor=a)),
     ),
+    CatalogueEntry("dispatch_visit", _dispatch_visit),
+    CatalogueEntry("request_part", _request_part),
 )
 
 ENTRIES: dict[str, CatalogueEntry] = {entry.name: entry for entry in CATALOGUE}

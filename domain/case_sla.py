@@ -42,7 +42,8 @@ class SlaRules(CaseBase):
         s = self.status
         if s.sla is None:
             return
-        sla, changes = s.sla.follow(s.state, s.tier, s.first_response_at is not None, now)
+        parts = s.onsite.waiting_for_parts if s.onsite is not None else False
+        sla, changes = s.sla.follow(s.state, s.tier, s.first_response_at is not None, now, parts)
         if sla == s.sla:
             return
         self._update(sla=sla)

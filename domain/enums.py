@@ -173,6 +173,18 @@ class EventKind(StrEnum):
     DEFECT_REOPENED = "defect_reopened"
     DEFECT_UPDATE_IGNORED = "defect_update_ignored"
     DEFECT_COMMENTED = "defect_commented"
+    # On-site service (domain.onsite): visits and spare parts, recorded on the issue.
+    VISIT_DISPATCHED = "visit_dispatched"
+    VISIT_REMINDED = "visit_reminded"
+    VISIT_CHECKED_IN = "visit_checked_in"
+    VISIT_CHECKED_OUT = "visit_checked_out"
+    VISIT_MISSED = "visit_missed"
+    PART_REQUESTED = "part_requested"
+    PART_PICKED = "part_picked"
+    PART_SHIPPED = "part_shipped"
+    PART_DELIVERED = "part_delivered"
+    PART_INSTALLED = "part_installed"
+    PART_RETURNED = "part_returned"
 
 
 # The SLA's own timeline entries: bookkeeping that never moves the clocks itself, and what

@@ -21,6 +21,7 @@ from domain.case_base import (
     Effects,
     FollowUp,
 )
+from domain.case_onsite import OnsiteRules
 from domain.case_sla import SlaRules
 from domain.case_tracker import TrackerRules, defect_outcome_applies
 from domain.enums import (
@@ -55,9 +56,9 @@ from domain.sla import ResolvedPolicy
 from domain.sla_tracking import IssueSla
 
 
-class IssueCase(SlaRules, TrackerRules):
-    """The whole lifecycle: construction, the automatic steps and the commands (the SLA and
-    tracker rules come from their own modules)."""
+class IssueCase(SlaRules, TrackerRules, OnsiteRules):
+    """The whole lifecycle: construction, the automatic steps and the commands (the SLA,
+    tracker and on-site rules come from their own modules)."""
 
     # --- construction ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from domain.case_base import DEFECT_REOPEN_STATES, REASSIGNABLE_STATES, WORKING_STATES
+from domain.case_onsite import ONSITE_STATES
 from domain.enums import OPEN_STATES, EventKind, IssueState, Tier
 
 
@@ -190,6 +191,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _command("link_defect", EventKind.DEFECT_LINKED, _states(_S.ESCALATED), None),
     _command("retry_tracker_sync", EventKind.TRACKER_SYNC_RETRIED, _states(_S.ESCALATED), None),
+    # on-site service: a field engineer's visit, a spare part (their own workflows follow)
+    _command("dispatch_visit", EventKind.VISIT_DISPATCHED, ONSITE_STATES, None),
+    _command("request_part", EventKind.PART_REQUESTED, ONSITE_STATES, None),
     # background work: the defect created for an issue escalated to R&D
     Transition(
         "create_defect",

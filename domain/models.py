@@ -21,6 +21,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
+from domain.onsite import OnsiteSummary
 from domain.sla import ClockView, ResolvedPolicy, SlaClock
 from domain.sla_tracking import IssueSla
 
@@ -80,6 +81,8 @@ class LifecycleConfig(Contract):
     reopen_window: timedelta = timedelta(days=14)
     max_events_per_run: int = 2_000
     tracker_enabled: bool = False
+    # How long before an on-site visit's window the engineer and the customer are reminded.
+    visit_reminder_before: timedelta = timedelta(hours=24)
 
 
 class Entitlement(Contract):
@@ -147,6 +150,8 @@ class IssueStatus(Contract):
     defect_key: str | None = None
     defect_url: str | None = None
     tracker_sync_error: str | None = None
+    # On-site service: visits and spare parts (None until the first is dispatched/requested).
+    onsite: OnsiteSummary | None = None
     revision: int = 0
 
     def clock(self, kind: SlaClockKind) -> SlaClock | None:
@@ -199,6 +204,8 @@ class Audience(Contract):
     owner_manager: bool = False
     reporter: bool = False
     engineer_id: str | None = None
+    # Everyone holding a live dispatcher token (on-site service: a missed visit).
+    dispatchers: bool = False
 
 
 class Notification(Contract):

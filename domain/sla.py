@@ -67,6 +67,8 @@ class SlaPolicy(BaseModel):
     warnings: tuple[int, ...] = DEFAULT_WARNINGS
     breach_actions: tuple[BreachAction, ...] = (BreachAction.NOTIFY_MANAGER,)
     pause_while_waiting_for_rnd: bool = False
+    # On-site issues: the resolution clock pauses while a spare part is on its way.
+    pause_for_parts: bool = False
 
     @field_validator("first_response", "resolution")
     @classmethod

@@ -186,9 +186,10 @@ class IssueSla(BaseModel):
         tier: Tier,
         responded: bool,
         now: datetime,
+        waiting_for_parts: bool = False,
     ) -> tuple["IssueSla", list[ClockTransition]]:
         """Put every clock in the mode the issue's state asks for; say what changed."""
-        wanted = self._modes(state, tier, responded)
+        wanted = self._modes(state, tier, responded, waiting_for_parts)
         sla, changes = self, list[ClockTransition]()
         for kind, mode in wanted.items():
             clock = sla.clock(kind)
@@ -204,7 +205,7 @@ class IssueSla(BaseModel):
         return sla, changes
 
     def _modes(
-        self, state: IssueState, tier: Tier, responded: bool
+        self, state: IssueState, tier: Tier, responded: bool, waiting_for_parts: bool = False
     ) -> dict[SlaClockKind, ClockMode | None]:
         """None: leave as is (a clock not yet started stays absent)."""
         if state == IssueState.NEW:
@@ -217,12 +218,17 @@ class IssueSla(BaseModel):
             and tier == Tier.RND
             and self.policy.policy.pause_while_waiting_for_rnd
         )
+        # A spare part on its way (on-site issues), when the policy says the customer's
+        # resolution clock should not count the shipping: only resolution pauses.
+        with_parts = waiting_for_parts and self.policy.policy.pause_for_parts
         pause_or_run = ClockMode.PAUSED if waiting else ClockMode.RUNNING
         modes: dict[SlaClockKind, ClockMode | None] = {
             # Every state that stops the clocks comes after a response (a proposed resolution
             # counts as one), so a stopped first-response clock never runs again.
             SlaClockKind.FIRST_RESPONSE: ClockMode.STOPPED if responded else pause_or_run,
-            SlaClockKind.RESOLUTION: ClockMode.PAUSED if waiting or with_rnd else ClockMode.RUNNING,
+            SlaClockKind.RESOLUTION: (
+                ClockMode.PAUSED if waiting or with_rnd or with_parts else ClockMode.RUNNING
+            ),
         }
         for each, kind in TIER_CLOCKS.items():
             modes[kind] = pause_or_run if each == tier else ClockMode.STOPPED

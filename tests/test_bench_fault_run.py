@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.fault_run import COUNTERS, Outage, overlap, plan_faults, plan_issues
+from bench.timer_canary import CanaryTimer, late_spans
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +97,9 @@ def test_a_small_fault_run_loses_and_duplicates_nothing() -> None:
         assert f"{counter} 0" in lines, output
     assert "verdict OK" in lines, output
     assert done.returncode == 0, output
+
+
+def test_only_canary_timers_fired_past_the_margin_count_as_the_server_late() -> None:
+    timers = [CanaryTimer(10.0, 10.1), CanaryTimer(11.0, 14.0), CanaryTimer(12.0, 12.6)]
+    assert late_spans(timers) == [CanaryTimer(11.0, 14.0), CanaryTimer(12.0, 12.6)]
+    assert late_spans(timers, late_after=1.0) == [CanaryTimer(11.0, 14.0)]

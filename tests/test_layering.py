@@ -22,10 +22,16 @@ from temporalio import workflow
 from domain.ids import (
     DEFECT_CHANGED_SIGNAL,
     DEFECT_COMMENTED_SIGNAL,
+    ISSUE_CANCELLED_SIGNAL,
     ISSUE_WORKFLOW_TYPE,
+    ONSITE_STEP_SIGNAL,
+    PART_WORKFLOW_TYPE,
+    VISIT_WORKFLOW_TYPE,
     workflow_id_for,
 )
 from workflows.issue import IssueWorkflow
+from workflows.spare_part import SparePartWorkflow
+from workflows.visit import VisitWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = ("worker", "cli", "itr_cli", "devstack")
@@ -132,3 +138,16 @@ def test_the_shared_names_are_the_ones_the_issue_workflow_declares() -> None:
     assert definition.name == ISSUE_WORKFLOW_TYPE
     assert {DEFECT_CHANGED_SIGNAL, DEFECT_COMMENTED_SIGNAL} <= set(definition.signals)
     assert workflow_id_for("ITR-7") == "issue-ITR-7"
+
+
+def test_the_on_site_names_are_the_ones_the_workflows_declare() -> None:
+    """The issue starts its children and both sides signal each other by these strings."""
+    issue = workflow._Definition.must_from_class(IssueWorkflow)
+    assert ONSITE_STEP_SIGNAL in issue.signals
+    for child, type_name in (
+        (VisitWorkflow, VISIT_WORKFLOW_TYPE),
+        (SparePartWorkflow, PART_WORKFLOW_TYPE),
+    ):
+        definition = workflow._Definition.must_from_class(child)
+        assert definition.name == type_name
+        assert ISSUE_CANCELLED_SIGNAL in definition.signals

@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "reapply_sla": N_("Re-apply the SLA policy"),
     "link_defect": N_("Link an R&D defect"),
     "retry_tracker_sync": N_("Retry creating the defect"),
+    "dispatch_visit": N_("Dispatch an on-site visit"),
+    "request_part": N_("Request a spare part"),
 }
 
 DEFECT_STATUS: dict[str, str] = {

@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
+    from activities.onsite import OnsiteActivities
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
     from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery, answer_for
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Severity,
         Tier,
     )
+    from domain.ids import ISSUE_CANCELLED_SIGNAL, PART_WORKFLOW_TYPE, VISIT_WORKFLOW_TYPE
     from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
@@ -60,6 +63,17 @@ with workflow.unsafe.imports_passed_through():
         RetryTrackerSyncCommand,
         SlaClocksReport,
         SlaPolicyQuery,
+    )
+    from domain.onsite import part_workflow_id, visit_workflow_id
+    from domain.onsite_contracts import (
+        CallOff,
+        DispatchVisitCommand,
+        FieldEngineerAnswer,
+        FieldEngineerQuery,
+        OnsiteStep,
+        PartInput,
+        RequestPartCommand,
+        VisitInput,
     )
     from domain.sla import ResolvedPolicy
     from workflows.search_attributes import updates_for
@@ -404,11 +418,118 @@ class IssueWorkflow:
 
     @workflow.update
     async def cancel(self, cmd: CancelCommand) -> CommandResult:
-        return await self._command(lambda now: self._case.cancel(cmd, now))
+        result = await self._command(lambda now: self._case.cancel(cmd, now))
+        await self._call_off_onsite()  # nothing for an issue without visits or parts
+        return result
 
     @cancel.validator
     def _validate_cancel(self, cmd: CancelCommand) -> None:
         self._check(lambda: self._case.check_cancel(cmd))
+
+    # --- on-site service (VisitWorkflow, SparePartWorkflow are children) -----------------
+    #
+    # New Updates and a new Signal: histories recorded before them never ran them, so they
+    # need no patch. The children are started with ABANDON: they outlive a continue-as-new
+    # of the issue and signal it by workflow id (whatever its current run).
+
+    @workflow.update
+    async def dispatch_visit(self, cmd: DispatchVisitCommand) -> CommandResult:
+        """Send a field engineer (named, or chosen by region) for the agreed window."""
+        async with self._turn():
+            self._check(lambda: self._case.check_dispatch_visit(cmd, workflow.now()))
+            engineer = cmd.engineer
+            if engineer is None:
+                engineer = (await self._choose_field_engineer()).engineer
+            if engineer is None:
+                raise rejected("no active field engineer is available; name one")
+            number = self._case.onsite.next_visit_number
+            visit_id = visit_workflow_id(self._case.status.issue_id, number)
+            result = await self._execute(
+                lambda now: self._case.dispatch_visit(cmd, engineer, visit_id, now)
+            )
+            status = self._case.status
+            await workflow.start_child_workflow(
+                VISIT_WORKFLOW_TYPE,
+                VisitInput(
+                    visit_id=visit_id,
+                    issue_id=status.issue_id,
+                    organisation_id=status.organisation_id,
+                    number=number,
+                    engineer=engineer,
+                    window_start=cmd.window_start,
+                    window_end=cmd.window_end,
+                    reminder_before=self._input.config.visit_reminder_before,
+                    dispatched_by=cmd.actor,
+                    dispatched_at=workflow.now(),
+                ),
+                id=visit_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return result
+
+    @dispatch_visit.validator
+    def _validate_dispatch_visit(self, cmd: DispatchVisitCommand) -> None:
+        self._check(lambda: self._case.check_dispatch_visit(cmd, workflow.now()))
+
+    @workflow.update
+    async def request_part(self, cmd: RequestPartCommand) -> CommandResult:
+        """Ask a warehouse for a spare part; its own workflow follows it to installation."""
+        async with self._turn():
+            self._check(lambda: self._case.check_request_part(cmd))
+            status = self._case.status
+            number = self._case.onsite.next_part_number
+            part_id = part_workflow_id(status.issue_id, number)
+            result = await self._execute(lambda now: self._case.request_part(cmd, part_id, now))
+            await workflow.start_child_workflow(
+                PART_WORKFLOW_TYPE,
+                PartInput(
+                    part_id=part_id,
+                    issue_id=status.issue_id,
+                    organisation_id=status.organisation_id,
+                    number=number,
+                    part_number=cmd.part_number,
+                    quantity=cmd.quantity,
+                    warehouse=cmd.warehouse,
+                    requested_by=cmd.actor,
+                    requested_at=workflow.now(),
+                ),
+                id=part_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            return result
+
+    @request_part.validator
+    def _validate_request_part(self, cmd: RequestPartCommand) -> None:
+        self._check(lambda: self._case.check_request_part(cmd))
+
+    @workflow.signal
+    async def onsite_step(self, step: OnsiteStep) -> None:
+        """A visit or part took a step: recorded through the normal path, once per step
+        (a repeated signal carries a sequence number the issue has already seen)."""
+        async with self._turn():
+            await self._apply(self._case.onsite_step(step, workflow.now()))
+            self._changed = True
+
+    async def _call_off_onsite(self) -> None:
+        """A cancelled issue tells its visits and parts (by workflow id); a child that has
+        already ended is not an error."""
+        for child_id in self._case.children_to_call_off():
+            child = workflow.get_external_workflow_handle(child_id)
+            try:
+                await child.signal(
+                    ISSUE_CANCELLED_SIGNAL, CallOff(reason="the issue was cancelled")
+                )
+            except FailureError as exc:
+                workflow.logger.warning("%s not called off: %s", child_id, exc)
+
+    async def _choose_field_engineer(self) -> FieldEngineerAnswer:
+        status = self._case.status
+        return await workflow.execute_activity_method(
+            OnsiteActivities.choose_field_engineer,
+            FieldEngineerQuery(issue_id=status.issue_id, organisation_id=status.organisation_id),
+            start_to_close_timeout=READ_MODEL_TIMEOUT,
+            retry_policy=READ_MODEL_RETRY,
+        )
 
     # --- internals -----------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from domain.allowed_commands import CATALOGUE, AllowedCommand, AllowedCommandsQu
 from domain.enums import Role
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+DISPATCHING = frozenset({Role.ENGINEER, Role.MANAGER, Role.ADMIN, Role.DISPATCHER})
+REQUESTING_PARTS = STAFF | {Role.DISPATCHER, Role.FIELD_ENGINEER}
 CUSTOMER_OR_MANAGER = CUSTOMER_SIDE | MANAGERS
 
 
@@ -47,6 +49,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "reapply_sla": Endpoint("/sla/reapply", frozenset({Role.ADMIN})),
     "link_defect": Endpoint("/defect", STAFF),
     "retry_tracker_sync": Endpoint("/tracker-retry", MANAGERS),
+    "dispatch_visit": Endpoint("/visits", DISPATCHING),
+    "request_part": Endpoint("/parts", REQUESTING_PARTS),
 }
 """The roles mirror each route's `principal.require` (tests/api/test_issue_page_api.py
 checks them against the routes); a command without an endpoint is not offered."""

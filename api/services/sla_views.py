@@ -49,6 +49,7 @@ def sla_read(row: IssueRow, principal: Principal, now: datetime) -> IssueSlaRead
             warnings=list(policy.warnings),
             breach_actions=list(policy.breach_actions),
             pause_while_waiting_for_rnd=policy.pause_while_waiting_for_rnd,
+            pause_for_parts=policy.pause_for_parts,
         ),
         clocks=clocks,
         paused=shown.paused,

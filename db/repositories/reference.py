@@ -407,6 +407,8 @@ async def resolve_recipients(
         found.append(await _reporter_of(session, issue))
     if audience.engineer_id is not None:
         found.extend(await _engineers_as_recipients(session, [audience.engineer_id]))
+    if audience.dispatchers:
+        found.extend(await _dispatchers(session))
     unique: dict[str, Recipient] = {}
     for recipient in found:
         unique.setdefault(recipient.id, recipient)
@@ -462,6 +464,29 @@ async def _managers_for(session: AsyncSession, issue: IssueRow | None) -> list[R
         sa.select(EngineerRow).where(active_manager).order_by(EngineerRow.id)
     )
     return [_as_recipient(m) for m in result]
+
+
+async def _dispatchers(session: AsyncSession) -> list[Recipient]:
+    """Holders of live dispatcher tokens: as engineers when the token names one."""
+    tokens = await session.scalars(
+        sa.select(TokenRow)
+        .where(TokenRow.role == Role.DISPATCHER, TokenRow.revoked_at.is_(None))
+        .order_by(TokenRow.id)
+    )
+    found: list[Recipient] = []
+    for token in tokens:
+        if token.engineer_id is not None:
+            found.extend(await _engineers_as_recipients(session, [token.engineer_id]))
+        else:
+            found.append(
+                Recipient(
+                    kind="dispatcher",
+                    id=token.id,
+                    name=token.contact_name,
+                    email=token.contact_email,
+                )
+            )
+    return found
 
 
 async def _reporter_of(session: AsyncSession, issue: IssueRow) -> Recipient:

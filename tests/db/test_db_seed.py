@@ -100,7 +100,12 @@ async def test_every_product_has_a_tier1_owner_and_every_team_a_manager(
                 assert owner is not None and owner.tier == tier
         teams = await reference.list_teams(session)
         assert {t.tier for t in teams} == {Tier.FRONTLINE, Tier.EXPERT, Tier.RND}
-        assert len([t for t in teams if t.tier == Tier.FRONTLINE]) == 2
+        # Two frontline teams own products; the field service team visits customers only.
+        frontline = [t for t in teams if t.tier == Tier.FRONTLINE]
+        assert len(frontline) == 3
+        assert [t.id for t in frontline if not await reference.team_product_ids(session, t.id)] == [
+            "field-service"
+        ]
         assert all(t.manager_id is not None for t in teams)
         for team in teams:
             members = await reference.list_engineers(session, team_id=team.id)

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from domain.allowed_commands import CATALOGUE, refusal
 from domain.enums import (
     ActorKind,
+    Category,
     DefectOutcome,
     EventKind,
     IssueState,
+    ServiceMode,
     Severity,
     Tier,
     Visibility,
@@ -46,6 +48,7 @@ from domain.models import (
     DefectLink,
     Entitlement,
     EscalateCommand,
+    IssueIntake,
     LifecycleConfig,
     LinkDefectCommand,
     OwnerChoice,
@@ -55,7 +58,8 @@ from domain.models import (
     RequestInfoCommand,
     RetryTrackerSyncCommand,
 )
-from tests.domain.test_lifecycle import CONFIG, CUSTOMER, T0, reported_case
+from domain.onsite_contracts import DispatchVisitCommand, FieldEngineer, RequestPartCommand
+from tests.domain.test_lifecycle import CONFIG, CUSTOMER, T0
 
 TRACKED = LifecycleConfig(sla_targets=CONFIG.sla_targets, tracker_enabled=True)
 OWNERS = {
@@ -75,9 +79,25 @@ class Driver:
     """One issue and its clock; each step is one trigger of the graph, applied as the
     workflow applies it (check first for commands, follow-ups after a breach)."""
 
-    def __init__(self) -> None:
-        self.case = reported_case(Severity.MAJOR, config=TRACKED)
+    def __init__(self, mode: ServiceMode = ServiceMode.REMOTE) -> None:
+        self.case = IssueCase.open(
+            IssueIntake(
+                issue_id="ITR-1",
+                organisation_id="acme",
+                product_id="router",
+                title="Down",
+                description="All down",
+                category=Category.INCIDENT,
+                severity=Severity.MAJOR,
+                service_mode=mode,
+                reporter=CUSTOMER,
+                created_at=T0,
+            ),
+            TRACKED,
+        )
+        self.case.register(T0, CUSTOMER)
         self.now = T0
+        self.visits = 0
         self.performed: list[tuple[str, EventKind, IssueState, IssueState]] = []
         self.defects = 0
 
@@ -198,6 +218,18 @@ class Driver:
                 return self.run("auto_close", lambda: case.on_time(self.now))
             case "defect":
                 return self._defect(choice)
+            case "dispatch_visit":
+                start = now + timedelta(days=1)
+                cmd_d = DispatchVisitCommand(
+                    actor=actor, window_start=start, window_end=start + timedelta(hours=2)
+                )
+                self.visits += 1
+                engineer = FieldEngineer(engineer_id="fe1", engineer_name="Fiona Field")
+                visit_id = f"ITR-1:v{self.visits}"
+                return self.run(name, lambda: case.dispatch_visit(cmd_d, engineer, visit_id, now))
+            case "request_part":
+                cmd_q = RequestPartCommand(actor=actor, part_number="PSU-1", warehouse="central")
+                return self.run(name, lambda: case.request_part(cmd_q, f"ITR-1:p{choice}", now))
         raise AssertionError(name)
 
     def _link(self, actor: Actor) -> Effects:
@@ -249,11 +281,11 @@ steps = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 11)), max_size
 
 
 @settings(max_examples=150, deadline=None)
-@given(steps)
+@given(st.sampled_from(ServiceMode), steps)
 def test_every_transition_the_case_performs_is_declared_in_the_graph(
-    sequence: list[tuple[str, int]],
+    mode: ServiceMode, sequence: list[tuple[str, int]]
 ) -> None:
-    driver = Driver()
+    driver = Driver(mode)
     driver.step("accept", 0)
     driver.step("assign_initial", 0)
     for name, choice in sequence:
@@ -275,8 +307,8 @@ Performed = tuple[str, EventKind, IssueState, IssueState]
 def explore(depth: int) -> tuple[list[Driver], frozenset[Performed]]:
     """Every distinct situation reachable in `depth` steps (by state, tier, defect, tracker
     error, archive), and every transition performed on the way."""
-    start = Driver()
-    frontier = [start]
+    starts = [Driver(mode) for mode in ServiceMode]
+    frontier = list(starts)
     seen: dict[tuple[object, ...], Driver] = {}
     performed: set[Performed] = set()
     for _ in range(depth):
@@ -290,6 +322,7 @@ def explore(depth: int) -> tuple[list[Driver], frozenset[Performed]]:
                     performed.update(nxt.performed)
                     s = nxt.case.status
                     key = (
+                        s.service_mode,
                         s.state,
                         s.tier,
                         s.defect_key is None,
@@ -303,7 +336,7 @@ def explore(depth: int) -> tuple[list[Driver], frozenset[Performed]]:
                         seen[key] = nxt
                         following.append(nxt)
         frontier = following
-    return [start, *seen.values()], frozenset(performed)
+    return [*starts, *seen.values()], frozenset(performed)
 
 
 def test_each_command_is_declared_in_exactly_the_states_its_check_allows() -> None:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from tests.integration.conftest import (
     MANAGER,
     NEW_ISSUE,
     Stack,
+    auth,
 )
 from tests.support.devserver import dev_server, free_port
 from worker import ensure_poll_schedule, poll_schedule_id
@@ -120,6 +121,18 @@ class Recorder:
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
         answer: dict[str, Any] = response.json()
         return answer
+
+    async def post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+        """A command outside /issues/{id} (a visit's or a part's)."""
+        response = await self.api.post(path, json=body, headers=headers)
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def onsite(self, issue_id: str) -> dict[str, Any]:
+        response = await self.api.get(f"/issues/{issue_id}/onsite", headers=MANAGER)
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()
+        return view
 
     async def detail(self, issue_id: str) -> dict[str, Any]:
         response = await self.api.get(f"/issues/{issue_id}", headers=MANAGER)
@@ -458,6 +471,63 @@ async def policy_reapply(r: Recorder, rec: Recording) -> None:
         "/sla/reapply", json={"issue_ids": [issue], "reason": "Again."}, headers=ADMIN
     )
     assert response.status_code == 200, response.text
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+FIELD_ENGINEER = auth("demo-field-engineer-felix")
+WAREHOUSE = auth("demo-warehouse-berlin")
+
+
+def window(starts_in: timedelta, lasts: timedelta) -> dict[str, str]:
+    start = datetime.now(UTC) + starts_in
+    return {"window_start": start.isoformat(), "window_end": (start + lasts).isoformat()}
+
+
+@scenario(
+    "onsite_service",
+    "(v3 on) an on-site issue: a visit whose window passes without a check-in (missed, "
+    "re-dispatch needed), a second visit (reminder, check-in), a spare part requested, "
+    "picked, shipped, delivered and installed, check-out, resolution and confirmation; the "
+    "VisitWorkflow and SparePartWorkflow children included",
+)
+async def onsite_service(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue", service_mode="on_site")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    first = await r.do(
+        issue,
+        "visits",
+        {**window(timedelta(seconds=2), timedelta(seconds=3)), "engineer_id": "fiona"},
+        MANAGER,
+    )
+    rec.workflows[first["visit_id"]] = "missed_visit"
+    await r.timeline_has(issue, "visit_missed")
+    second = await r.do(
+        issue, "visits", window(timedelta(seconds=2), timedelta(minutes=5)), MANAGER
+    )
+    visit = second["visit_id"]
+    rec.workflows[visit] = "visit"
+    await r.timeline_has(issue, "visit_reminded", count=2)
+    await r.post(f"/visits/{visit}/check-in", {}, FIELD_ENGINEER)
+    part = await r.do(
+        issue,
+        "parts",
+        {"part_number": "PSU-500W", "quantity": 1, "warehouse": "wh-berlin"},
+        FIELD_ENGINEER,
+    )
+    rec.workflows[part["part_id"]] = "part"
+    for _ in range(100):
+        if (await r.onsite(issue))["parts"]:
+            break
+        await asyncio.sleep(0.1)
+    for action, who in [
+        ("pick", WAREHOUSE),
+        ("ship", WAREHOUSE),
+        ("deliver", FIELD_ENGINEER),
+        ("install", FIELD_ENGINEER),
+    ]:
+        await r.post(f"/parts/{part['part_id']}/{action}", {}, who)
+    await r.post(f"/visits/{visit}/check-out", {"report": "PSU replaced."}, FIELD_ENGINEER)
+    await r.timeline_has(issue, "visit_checked_out")
     await r.resolve_and_accept(issue, ENGINEER)
 
 

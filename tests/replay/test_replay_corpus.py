@@ -17,7 +17,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.issue import IssueWorkflow
+from workflows.spare_part import SparePartWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
+from workflows.visit import VisitWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 INDEX = "index.json"
@@ -57,6 +59,8 @@ def test_the_corpus_covers_each_released_version_with_its_scenarios() -> None:
             "severity_change",
             "policy_reapply",
         } <= scenarios, version
+        if version >= "v3":  # on-site service (visits and spare parts as child workflows)
+            assert "onsite_service" in scenarios, version
         runs = [e for e in json.loads((HISTORIES / version / INDEX).read_text()) if e["run"] > 1]
         assert runs, f"{version} has no continued run"
 
@@ -71,7 +75,8 @@ async def test_every_recorded_history_replays_with_the_current_code() -> None:
             yield history
 
     replayer = Replayer(
-        workflows=[IssueWorkflow, TrackerPollWorkflow], data_converter=pydantic_data_converter
+        workflows=[IssueWorkflow, TrackerPollWorkflow, VisitWorkflow, SparePartWorkflow],
+        data_converter=pydantic_data_converter,
     )
     failures: list[str] = []
     replayed = 0

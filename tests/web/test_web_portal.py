@@ -109,6 +109,19 @@ async def test_attachments_are_checked_by_size_and_content_then_downloaded(web: 
     assert (await web.http.get(link.group(1))).status_code == 404
     assert (await web.http.get(issue_path)).status_code == 404
 
+    # Staff and API clients reach the same files through the JSON API.
+    issue_id = issue_path.rsplit("/", 1)[1]
+    engineer = {"Authorization": "Bearer demo-engineer-alice"}
+    listed = await web.http.get(f"/issues/{issue_id}/attachments", headers=engineer)
+    assert [a["filename"] for a in listed.json()] == ["screen shot.png"]
+    file_id = listed.json()[0]["id"]
+    raw = await web.http.get(f"/issues/{issue_id}/attachments/{file_id}", headers=engineer)
+    assert raw.content == PNG
+    assert raw.headers["x-itr-content-type"] == "image/png"
+    globex = {"Authorization": "Bearer demo-customer-globex"}
+    hidden = await web.http.get(f"/issues/{issue_id}/attachments/{file_id}", headers=globex)
+    assert hidden.status_code == 404
+
 
 def render_clock(view: ClockView, locale: str = "en") -> str:
     env = environment()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities.onsite import pick_field_engineer
 from domain.enums import ContractLevel, Severity, Tier, WarrantyStatus
 from domain.models import (
     Entitlement,
@@ -19,6 +20,13 @@ from domain.models import (
     SlaPolicyAnswer,
     SlaPolicyQuery,
     TimelineEvent,
+)
+from domain.onsite_contracts import (
+    FieldEngineer,
+    FieldEngineerAnswer,
+    FieldEngineerQuery,
+    PartProjection,
+    VisitProjection,
 )
 from domain.sla import ResolvedPolicy
 from integrations.tracker import (
@@ -197,3 +205,32 @@ class FakeDefectTracker:
 
 def browse_url(key: str) -> str:
     return f"https://jira.example/browse/{key}"
+
+
+class FakeOnsiteActivities:
+    """The on-site activities in memory: visits and parts keyed like the read model (the
+    newest step wins), and a fixed roster of field engineers."""
+
+    def __init__(self, engineers: tuple[FieldEngineer, ...] = ()) -> None:
+        self.engineers = engineers
+        self.visits: dict[str, VisitProjection] = {}
+        self.parts: dict[str, PartProjection] = {}
+
+    @activity.defn(name="itr.record_visit")
+    async def record_visit(self, projection: VisitProjection) -> None:
+        known = self.visits.get(projection.visit.visit_id)
+        if known is None or known.seq < projection.seq:
+            self.visits[projection.visit.visit_id] = projection
+
+    @activity.defn(name="itr.record_part")
+    async def record_part(self, projection: PartProjection) -> None:
+        known = self.parts.get(projection.part.part_id)
+        if known is None or known.seq < projection.seq:
+            self.parts[projection.part.part_id] = projection
+
+    @activity.defn(name="itr.choose_field_engineer")
+    async def choose_field_engineer(self, query: FieldEngineerQuery) -> FieldEngineerAnswer:
+        return pick_field_engineer(list(self.engineers), None, {})
+
+    def all(self) -> list[object]:
+        return [self.record_visit, self.record_part, self.choose_field_engineer]

@@ -215,6 +215,11 @@ async def _issue_page(
         "diagram": page.diagram_svg,
         "forms": [name for name in FORMS if name in allowed or _offered_together(name, allowed)],
         "refused": [a for a in page.actions.actions if not a.allowed],
+        "api_only": [
+            a
+            for a in page.actions.actions
+            if a.allowed and a.command not in FORMS and a.command != "internal_comment"
+        ],
         "done": done,
         "errors": errors or {},
         "refusal": refusal,
