@@ -21,6 +21,7 @@ from api.routes import (
     attachments,
     dispatch,
     health,
+    issue_page,
     issues,
     onsite,
     reference,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     _install_bound_handlers(app, settings)
     app.include_router(health.router)
     app.include_router(issues.router)
+    app.include_router(issue_page.router)
     app.include_router(attachments.router)
     app.include_router(reference.router)
     app.include_router(dispatch.router)

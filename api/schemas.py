@@ -701,6 +701,26 @@ class ContractOverridesRead(BaseModel):
     overrides: SlaOverrides | None
 
 
+# --- what the issue page offers --------------------------------------------------------------
+
+
+class IssueAction(BaseModel):
+    """One command and whether the caller may send it now; `reason` says why not (the words
+    the command itself would be refused with). `path` is the endpoint to POST it to."""
+
+    command: str
+    allowed: bool
+    reason: str | None = None
+    path: str
+
+
+class IssueActions(BaseModel):
+    issue_id: str
+    state: IssueState
+    as_of: datetime
+    actions: list[IssueAction]
+
+
 class AttachmentRead(BaseModel):
     """A file attached to an issue; its bytes at `GET /issues/{id}/attachments/{attachment_id}`."""
 

@@ -16,6 +16,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSyste
 from temporalio.client import (
     Client,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -27,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem, conflict, unavailable
 from config.settings import Settings
+from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery
 from domain.ids import workflow_id_for
 from domain.models import CommandResult, IssueWorkflowInput
 from temporal_client import connect_temporal
@@ -198,6 +200,29 @@ class TemporalGateway:
             if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
                 raise conflict(cause.message) from exc
             raise conflict(f"the command failed: {cause}") from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise WorkflowEnded(issue_id) from exc
+            raise _rpc_problem(exc) from exc
+
+    async def allowed_commands(self, issue_id: str, query: AllowedCommandsQuery) -> AllowedCommands:
+        """Ask the issue's workflow which commands it takes now (a query: no history is
+        written). A worker must answer within ITR_COMMAND_TIMEOUT, else 503."""
+        bound = self._settings.command_timeout
+        handle = await self.handle(issue_id)
+        try:
+            async with asyncio.timeout(bound.total_seconds()):
+                answer: AllowedCommands = await handle.query(
+                    IssueWorkflow.allowed_commands, query, rpc_timeout=bound
+                )
+            return answer
+        except TimeoutError as exc:
+            raise unavailable(
+                f"the issue's workflow did not answer within {bound.total_seconds():g} s "
+                "(no worker is running it, or Temporal is slow)"
+            ) from exc
+        except WorkflowQueryFailedError as exc:
+            raise unavailable(f"the issue's workflow could not answer: {exc.message}") from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise WorkflowEnded(issue_id) from exc

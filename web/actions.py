@@ -1,17 +1,17 @@
 """Which commands a page offers the viewer for an issue right now.
 
-HOOK: for now this reads the issue's state as the services report it (the projection the
-workflow writes) and mirrors the lifecycle's state rules; it is meant to be replaced by a
-workflow query that runs the workflow's own validators for the actor, so a page never
-offers what the workflow would refuse. Offering is only a convenience either way: every
-command still goes to the workflow, whose validator has the last word (409 with its reason).
+The workflow answers (`from_workflow`: its `allowed_commands` query runs the validators'
+own checks for the actor), so a page never offers what the workflow would refuse. When the
+workflow cannot answer in time (no worker), `allowed_actions` mirrors the lifecycle's state
+rules from the projection instead. Offering is only a convenience either way: every command
+still goes to the workflow, whose validator has the last word (409 with its reason).
 """
 
 from datetime import datetime
 from enum import StrEnum
 
 from api.auth import Principal
-from api.schemas import IssueRead
+from api.schemas import IssueActions, IssueRead
 from domain.enums import IssueState, Role
 
 
@@ -23,6 +23,24 @@ class Action(StrEnum):
 
 
 CUSTOMER_ROLES = frozenset({Role.CUSTOMER})
+PORTAL_COMMANDS = {
+    "customer_reply": Action.REPLY,
+    "confirm_closure": Action.CONFIRM,
+    "reopen": Action.REOPEN,
+    "comment": Action.COMMENT,
+}
+"""The workflow's commands the portal has a form for."""
+
+
+def from_workflow(answer: IssueActions) -> frozenset[Action]:
+    """The portal forms for the commands the workflow allows the viewer now."""
+    return frozenset(
+        PORTAL_COMMANDS[a.command]
+        for a in answer.actions
+        if a.allowed and a.command in PORTAL_COMMANDS
+    )
+
+
 TERMINAL = frozenset({IssueState.CLOSED, IssueState.CANCELLED})
 
 

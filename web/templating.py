@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from config.settings import Settings
-from web import labels
+from web import agent_labels, labels
 from web.deps import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, Viewer
 from web.i18n import LOCALE_NAMES, LOCALES, translations
 
@@ -36,7 +36,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(labels=labels, locales=LOCALES, locale_names=LOCALE_NAMES)
+    env.globals.update(
+        labels=labels, staff_labels=agent_labels, locales=LOCALES, locale_names=LOCALE_NAMES
+    )
     return env
 
 

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.onsite import OnsiteActivities
     from activities.read_model import ReadModelActivities
     from activities.tracker import TrackerActivities
+    from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery, answer_for
     from domain.enums import (
         ContractLevel,
         EventKind,
@@ -253,6 +254,12 @@ class IssueWorkflow:
         as_of = at or workflow.now()
         sla = self._case.status.sla
         return SlaClocksReport(as_of=as_of, clocks=sla.views(as_of) if sla else ())
+
+    @workflow.query
+    def allowed_commands(self, query: AllowedCommandsQuery) -> AllowedCommands:
+        """Each command with whether `query.actor` may send it now and why not, from the same
+        checks the Updates' validators run (a query: nothing enters the history)."""
+        return answer_for(self._case, query.actor, query.at or workflow.now())
 
     # --- updates -------------------------------------------------------------------------
 

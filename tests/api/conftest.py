@@ -16,10 +16,11 @@ import pytest
 from api.main import create_app
 from api.services import issues as issue_service
 from api.state import AppState
-from api.temporal_gateway import TemporalGateway
+from api.temporal_gateway import TemporalGateway, WorkflowEnded
 from config.settings import Settings
 from db.seed import seed_demo_data
 from db.session import Database
+from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery, answer_for
 from domain.enums import IssueState
 from domain.lifecycle import IssueCase
 from domain.models import CommandResult, IssueIntake, IssueWorkflowInput
@@ -34,6 +35,9 @@ class FakeTemporal(TemporalGateway):
         self.running: dict[str, IssueWorkflowInput] = {}
         self.updates: list[tuple[str, str, Any]] = []
         self.results: dict[tuple[str, str], CommandResult] = {}
+        self.cases: dict[str, IssueCase] = {}
+        self.ended: set[str] = set()
+        self.answers: dict[str, AllowedCommands] = {}
 
     async def start_issue(self, workflow_input: IssueWorkflowInput) -> None:
         self.starts.append(workflow_input)
@@ -51,6 +55,16 @@ class FakeTemporal(TemporalGateway):
         if update_id is not None:
             self.results[(issue_id, update_id)] = result
         return result
+
+    async def allowed_commands(self, issue_id: str, query: AllowedCommandsQuery) -> AllowedCommands:
+        """The domain's answer for the issue as the test set it (`cases`), else as opened."""
+        if issue_id in self.ended:
+            raise WorkflowEnded(issue_id)
+        started = self.running[issue_id]
+        case = self.cases.get(issue_id) or IssueCase.open(started.intake, started.config)
+        assert query.at is not None
+        self.answers[issue_id] = answer_for(case, query.actor, query.at)
+        return self.answers[issue_id]
 
     def intakes(self) -> list[IssueIntake]:
         return [started.intake for started in self.starts]

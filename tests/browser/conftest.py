@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -105,8 +106,13 @@ async def screenshots(page: Page, name: str) -> None:
     """The page at each width, in English and Simplified Chinese, into docs/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     url = page.url
+    # Path "/" like the site's own switch: a cookie set for the page's URL would get that
+    # URL's directory as its path and lose to the site-wide one on deeper pages.
+    host = urlsplit(url).hostname or "127.0.0.1"
     for locale in ("en", "zh_Hans"):
-        await page.context.add_cookies([{"name": "itr_locale", "value": locale, "url": url}])
+        await page.context.add_cookies(
+            [{"name": "itr_locale", "value": locale, "domain": host, "path": "/"}]
+        )
         for label, width in WIDTHS.items():
             await page.set_viewport_size({"width": width, "height": 900})
             await page.goto(url)
@@ -114,7 +120,9 @@ async def screenshots(page: Page, name: str) -> None:
             await page.screenshot(
                 path=str(SCREENSHOTS / f"{name}-{locale}-{label}.png"), full_page=True
             )
-    await page.context.add_cookies([{"name": "itr_locale", "value": "en", "url": url}])
+    await page.context.add_cookies(
+        [{"name": "itr_locale", "value": "en", "domain": host, "path": "/"}]
+    )
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto(url)
 

@@ -137,12 +137,3 @@ async def choose_language(
         await accounts.save_preferences(session, viewer.signed_in.user_id, locale=locale)
     set_cookie(redirect, state.settings, LOCALE_COOKIE, locale, max_age=365 * 24 * 3600)
     return redirect
-
-
-@router.get("/workspace", response_model=None)
-async def staff_home(request: Request, viewer: ViewerDep, state: StateDep) -> Response:
-    """Where staff land; their pages (agent workspace, dashboards) are not built yet."""
-    principal = viewer.principal
-    if principal.role == Role.CUSTOMER:
-        return RedirectResponse(CUSTOMER_HOME, status_code=status.HTTP_303_SEE_OTHER)
-    return render(request, viewer, state.settings, "workspace.html")

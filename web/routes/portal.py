@@ -19,7 +19,9 @@ from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import Problem
 from api.schemas import CommentBody, ConfirmationBody, IssueCreate, ReopenBody, ReplyBody
 from api.services import attachments as attachment_service
+from api.services import issue_actions as actions_service
 from api.services import issue_cards as cards_service
+from api.services import issue_diagram as diagram_service
 from api.services import issues as service
 from api.services import reference as reference_service
 from api.temporal_gateway import CommandAccepted
@@ -30,7 +32,7 @@ from domain.models import (
     CustomerReplyCommand,
     ReopenCommand,
 )
-from web.actions import Action, allowed_actions
+from web.actions import Action, allowed_actions, from_workflow
 from web.deps import PageForbidden, PrincipalPage, Viewer, ViewerDep, verify_csrf
 from web.forms import FieldErrors, problem_errors, validation_errors
 from web.i18n import translations
@@ -243,13 +245,21 @@ async def _issue_page(
             raise
         return render(request, viewer, state.settings, "error.html", {"error": "not_found"}, 404)
     now = datetime.now(UTC)
+    diagram = await diagram_service.diagram_svg(
+        session,
+        principal,
+        issue_id,
+        gettext=translations(viewer.locale).gettext,
+        format_time=lambda moment: viewer.formats.datetime(moment, "short"),
+    )
     attachments = await attachment_service.list_attachments(session, principal, issue_id)
     context = {
+        "diagram": diagram,
         "issue": detail,
         "attachments": attachments,
         "accepted_extensions": ",".join(attachment_service.ACCEPTED_EXTENSIONS),
         "attachment_limit": state.settings.attachment_max_bytes,
-        "actions": allowed_actions(detail, principal, now),
+        "actions": await _offered(request, session, principal, detail, now),
         "Action": Action,
         "done": done,
         "errors": errors or {},
@@ -260,6 +270,20 @@ async def _issue_page(
         "now": now,
     }
     return render(request, viewer, state.settings, "portal/issue.html", context, status_code)
+
+
+async def _offered(
+    request: Request, session: Any, principal: Principal, detail: Any, now: datetime
+) -> frozenset[Action]:
+    """What the workflow allows the customer now; its state's rules if it cannot answer."""
+    temporal = request.app.state.itr.temporal
+    try:
+        answer = await actions_service.issue_actions(session, temporal, principal, detail.id, now)
+    except Problem as problem:
+        if problem.status != 503:
+            raise
+        return allowed_actions(detail, principal, now)
+    return from_workflow(answer)
 
 
 async def _run(
