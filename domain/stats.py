@@ -356,6 +356,29 @@ def _promise(
     return Compliance.OPEN if is_open else None
 
 
+class DrillMetric(StrEnum):
+    """The cohorts a drill-down lists ("which issues?"), each as `figures` counts it."""
+
+    CREATED = "created"  # created in the period
+    CLOSED = "closed"  # (finally) closed in the period
+    CANCELLED = "cancelled"
+    BACKLOG = "backlog"  # open at the period's end
+    RESPONDED = "responded"  # first response in the period (the MTTA cohort)
+    FIRST_CONTACT_RESOLUTION = "first_contact_resolution"  # closed, first contact
+    REASSIGNED = "reassigned"  # closed, reassigned at least once
+    REOPENED = "reopened"  # closed, reopened at least once
+    RATED = "rated"  # closed with a satisfaction rating
+    FIRST_RESPONSE_MET = "first_response_met"  # created in the period, promise kept
+    FIRST_RESPONSE_BREACHED = "first_response_breached"
+    FIRST_RESPONSE_OPEN = "first_response_open"
+    RESOLUTION_MET = "resolution_met"
+    RESOLUTION_BREACHED = "resolution_breached"
+    RESOLUTION_OPEN = "resolution_open"
+    OLA_BREACHED = "ola_breached"  # closed, some tier's budget breached
+    DEFECT_LINKED = "defect_linked"  # linked to an R&D defect in the period
+    DEFECT_FIXED = "defect_fixed"  # its defect fixed in the period
+
+
 # --- figures ------------------------------------------------------------------------------------
 
 
@@ -571,6 +594,7 @@ def figures(
 __all__ = [
     "AGE_BUCKETS",
     "Compliance",
+    "DrillMetric",
     "Figures",
     "IssueFacts",
     "IssueHeader",
