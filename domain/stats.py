@@ -12,8 +12,9 @@ Nothing here reads the clock or the database.
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -392,6 +393,60 @@ class Period(BaseModel):
 
     def holds(self, at: datetime | None) -> bool:
         return at is not None and self.start <= at < self.end
+
+
+class BucketUnit(StrEnum):
+    DAY = "day"
+    WEEK = "week"  # ISO weeks, Monday first
+    MONTH = "month"
+
+
+def _local_start(day: date, unit: BucketUnit) -> date:
+    if unit == BucketUnit.WEEK:
+        return day - timedelta(days=day.weekday())
+    if unit == BucketUnit.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def _next_start(day: date, unit: BucketUnit) -> date:
+    if unit == BucketUnit.DAY:
+        return day + timedelta(days=1)
+    if unit == BucketUnit.WEEK:
+        return day + timedelta(days=7)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant a local day begins (zoneinfo resolves a DST gap or fold)."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def bucket_containing(day: date, unit: BucketUnit, zone: ZoneInfo) -> Period:
+    """The local day, ISO week or month that holds `day`, as UTC instants."""
+    start = _local_start(day, unit)
+    return Period(start=_midnight(start, zone), end=_midnight(_next_start(start, unit), zone))
+
+
+def buckets(period: Period, unit: BucketUnit, zone: ZoneInfo) -> list[Period]:
+    """The local days, weeks or months that cover `period`, the first and last clipped to it."""
+    found: list[Period] = []
+    day = _local_start(period.start.astimezone(zone).date(), unit)
+    while (start := _midnight(day, zone)) < period.end:
+        day = _next_start(day, unit)
+        end = _midnight(day, zone)
+        if end > period.start:
+            found.append(Period(start=max(start, period.start), end=min(end, period.end)))
+    return found
+
+
+def previous_period(period: Period, unit: BucketUnit | None, zone: ZoneInfo) -> Period:
+    """What a period is compared with: the previous day, week or month for a bucket; the
+    same length just before it for any other range."""
+    if unit is None:
+        return Period(start=period.start - (period.end - period.start), end=period.start)
+    day = period.start.astimezone(zone).date() - timedelta(days=1)
+    return bucket_containing(day, unit, zone)
 
 
 class DurationFigures(BaseModel):

@@ -193,20 +193,18 @@ def open_at_condition(at: datetime) -> Any:
     return sa.and_(f.created_at <= at, sa.or_(f.ended_at.is_(None), f.ended_at > at))
 
 
-async def backlog_created(
+async def backlog_at(
     session: AsyncSession, filters: StatsFilters, at: datetime
-) -> list[datetime]:
-    """Creation instants of the issues open at `at`: still open ones, and those that ended
-    later (two index ranges rather than one scan of the history)."""
+) -> list[IssueFacts]:
+    """Facts of the issues open at `at`: still open ones, and those that ended later (two
+    index ranges rather than one scan of the history)."""
     f = IssueFactsRow
     conditions = _conditions(filters)
-    still_open = sa.select(f.created_at).where(
-        f.ended_at.is_(None), f.created_at <= at, *conditions
-    )
-    ended_later = sa.select(f.created_at).where(f.ended_at > at, f.created_at <= at, *conditions)
-    found: list[datetime] = []
+    still_open = sa.select(f).where(f.ended_at.is_(None), f.created_at <= at, *conditions)
+    ended_later = sa.select(f).where(f.ended_at > at, f.created_at <= at, *conditions)
+    found: list[IssueFacts] = []
     for query in (still_open, ended_later):
-        found.extend(await session.scalars(query))
+        found.extend(facts_of(row) for row in await session.scalars(query))
     return found
 
 

@@ -90,7 +90,9 @@ async def test_facts_maintained_batch_by_batch_equal_a_full_recomputation(
         stored = await stats_repo.facts_in(
             session, StatsFilters(organisation_ids=("acme",)), period
         )
-        backlog = await stats_repo.backlog_created(session, StatsFilters(), period.end)
+        backlog = [
+            f.created_at for f in await stats_repo.backlog_at(session, StatsFilters(), period.end)
+        ]
     open_then = [f.created_at for f in expected if open_at(f, period.end)]
     assert sorted(backlog) == sorted(open_then)
     assert figures(stored, period, backlog) == figures(expected, period, open_then)
