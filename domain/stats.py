@@ -646,6 +646,88 @@ def figures(
     )
 
 
+# --- scheduled reports ----------------------------------------------------------------------------
+
+
+class ReportScope(StrEnum):
+    TEAM = "team"  # for the team's manager: every figure
+    ORGANISATION = "organisation"  # for the customer's contacts: the service figures
+
+
+class ReportRecipient(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    id: str
+    name: str
+    email: str | None = None
+
+
+class ReportAudience(BaseModel):
+    """One report's scope and who reads it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: ReportScope
+    scope_id: str
+    recipients: tuple[ReportRecipient, ...]
+
+
+class StatsReportRequest(BaseModel):
+    """A report schedule's fixed argument: weekly or monthly, and the zone of its periods."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit: BucketUnit
+    timezone: str = "UTC"
+
+
+class StatsReportInput(BaseModel):
+    """One run: report the last complete period before `now` (the workflow's own time)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit: BucketUnit
+    timezone: str
+    now: datetime
+
+
+class StatsReport(BaseModel):
+    """One rendered summary for one audience; delivery_id makes every send idempotent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    delivery_id: str
+    audience: ReportAudience
+    period: Period
+    subject: str
+    body: str
+    figures: dict[str, str | int | None]
+    email: bool = False  # an SMTP server is configured: send it by e-mail as well
+
+
+class StatsReports(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period: Period
+    reports: tuple[StatsReport, ...] = ()
+
+
+class StatsReportResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period: Period
+    reports: int = 0
+    emailed: int = 0
+
+
+def report_period(request: StatsReportInput) -> Period:
+    """The last complete week or month before `now` in the report's zone."""
+    zone = ZoneInfo(request.timezone)
+    current = bucket_containing(request.now.astimezone(zone).date(), request.unit, zone)
+    return previous_period(current, request.unit, zone)
+
+
 __all__ = [
     "AGE_BUCKETS",
     "Compliance",

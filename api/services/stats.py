@@ -183,19 +183,12 @@ async def _resolve(
     )
 
 
-async def figures_of(session: AsyncSession, filters: StatsFilters, period: Period) -> Figures:
-    """The figures of one period over the filtered issues (the reports use this too)."""
-    facts = await stats_repo.facts_in(session, filters, period)
-    backlog = await stats_repo.backlog_at(session, filters, period.end)
-    return figures(facts, period, [f.created_at for f in backlog])
-
-
 async def summary(
     session: AsyncSession, principal: Principal, query: StatsQuery, now: datetime
 ) -> StatsSummary:
     asked = await _resolve(session, principal, query, now)
-    current = await figures_of(session, asked.filters, asked.period)
-    before = await figures_of(session, asked.filters, asked.previous)
+    current = await stats_repo.figures_of(session, asked.filters, asked.period)
+    before = await stats_repo.figures_of(session, asked.filters, asked.previous)
     return StatsSummary(
         period=asked.period,
         timezone=query.tz,

@@ -15,12 +15,24 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import EngineerRow, EventRow, IssueFactsRow, IssueRow
+from db.models import EngineerRow, EventRow, IssueFactsRow, IssueRow, TeamRow, TokenRow
 from db.repositories._dialect import upsert
-from domain.enums import Category, Channel, ContractLevel, Severity, Tier
+from domain.enums import Category, Channel, ContractLevel, Role, Severity, Tier
 from domain.models import Actor, TimelineEvent
 from domain.sla_tracking import IssueSla
-from domain.stats import Compliance, DrillMetric, IssueFacts, IssueHeader, Period, issue_facts
+from domain.stats import (
+    Compliance,
+    DrillMetric,
+    Figures,
+    IssueFacts,
+    IssueHeader,
+    Period,
+    ReportAudience,
+    ReportRecipient,
+    ReportScope,
+    figures,
+    issue_facts,
+)
 
 _FACT_COLUMNS = tuple(IssueFacts.model_fields)
 
@@ -206,6 +218,54 @@ async def backlog_at(
     for query in (still_open, ended_later):
         found.extend(facts_of(row) for row in await session.scalars(query))
     return found
+
+
+async def figures_of(session: AsyncSession, filters: StatsFilters, period: Period) -> Figures:
+    """The figures of one period over the filtered issues: the dashboard's summary and the
+    scheduled reports both come from here."""
+    facts = await facts_in(session, filters, period)
+    backlog = await backlog_at(session, filters, period.end)
+    return figures(facts, period, [f.created_at for f in backlog])
+
+
+async def report_audiences(session: AsyncSession) -> list[ReportAudience]:
+    """Who gets the scheduled reports: each team's manager, and each organisation's customer
+    contacts with an address (one report per team, one per organisation)."""
+    audiences: list[ReportAudience] = []
+    managers = await session.execute(
+        sa.select(TeamRow.id, EngineerRow.id, EngineerRow.name, EngineerRow.email)
+        .join(EngineerRow, EngineerRow.id == TeamRow.manager_id)
+        .order_by(TeamRow.id)
+    )
+    for team_id, engineer_id, name, email in managers:
+        manager = ReportRecipient(kind="manager", id=engineer_id, name=name, email=email)
+        audiences.append(
+            ReportAudience(scope=ReportScope.TEAM, scope_id=team_id, recipients=(manager,))
+        )
+    contacts = await session.scalars(
+        sa.select(TokenRow)
+        .where(
+            TokenRow.role == Role.CUSTOMER,
+            TokenRow.revoked_at.is_(None),
+            TokenRow.organisation_id.is_not(None),
+            TokenRow.contact_email.is_not(None),
+        )
+        .order_by(TokenRow.organisation_id, TokenRow.id)
+    )
+    by_organisation: dict[str, list[ReportRecipient]] = {}
+    for token in contacts:
+        if token.organisation_id is None:
+            continue
+        by_organisation.setdefault(token.organisation_id, []).append(
+            ReportRecipient(
+                kind="customer", id=token.id, name=token.contact_name, email=token.contact_email
+            )
+        )
+    audiences.extend(
+        ReportAudience(scope=ReportScope.ORGANISATION, scope_id=org, recipients=tuple(people))
+        for org, people in by_organisation.items()
+    )
+    return audiences
 
 
 async def engineer_teams(session: AsyncSession) -> dict[str, str]:
