@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import EngineerRow, EventRow, IssueFactsRow, IssueRow, TeamRow, TokenRow
@@ -80,6 +80,18 @@ def _row_values(facts: IssueFacts) -> dict[str, Any]:
 def facts_of(row: IssueFactsRow) -> IssueFacts:
     """A stored row as the domain's facts (the inverse of what `refresh_facts` writes)."""
     return IssueFacts.model_validate({name: getattr(row, name) for name in _FACT_COLUMNS})
+
+
+_FACTS_LIST = TypeAdapter(list[IssueFacts])
+_ID_CHUNK = 500  # bound parameters per query, well under SQLite's limit
+_FACTS_TABLE = IssueFactsRow.__table__
+
+
+async def _facts_where(session: AsyncSession, *conditions: Any) -> list[IssueFacts]:
+    """Matching rows as facts, read as plain rows (no ORM identity map) and validated in one
+    call: reading a period's few thousand rows is most of a summary's cost."""
+    result = await session.execute(sa.select(_FACTS_TABLE).where(*conditions))
+    return _FACTS_LIST.validate_python([dict(row) for row in result.mappings()])
 
 
 async def compute_facts(session: AsyncSession, issue_id: str) -> IssueFacts | None:
@@ -194,9 +206,14 @@ async def facts_in(
         )
         for anchor in _ANCHORS
     ]
-    ids = sa.union(*parts).subquery()
-    query = sa.select(IssueFactsRow).where(IssueFactsRow.issue_id.in_(sa.select(ids.c.issue_id)))
-    return [facts_of(row) for row in await session.scalars(query)]
+    ids = sorted(await session.scalars(sa.union(*parts)))
+    # Then by primary key, in chunks: a planner given `IN (SELECT ... UNION ...)` may scan the
+    # whole table instead (PostgreSQL does at 100k rows).
+    found: list[IssueFacts] = []
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        found.extend(await _facts_where(session, IssueFactsRow.issue_id.in_(chunk)))
+    return found
 
 
 def open_at_condition(at: datetime) -> Any:
@@ -212,12 +229,9 @@ async def backlog_at(
     index ranges rather than one scan of the history)."""
     f = IssueFactsRow
     conditions = _conditions(filters)
-    still_open = sa.select(f).where(f.ended_at.is_(None), f.created_at <= at, *conditions)
-    ended_later = sa.select(f).where(f.ended_at > at, f.created_at <= at, *conditions)
-    found: list[IssueFacts] = []
-    for query in (still_open, ended_later):
-        found.extend(facts_of(row) for row in await session.scalars(query))
-    return found
+    still_open = await _facts_where(session, f.ended_at.is_(None), f.created_at <= at, *conditions)
+    ended_later = await _facts_where(session, f.ended_at > at, f.created_at <= at, *conditions)
+    return still_open + ended_later
 
 
 async def figures_of(session: AsyncSession, filters: StatsFilters, period: Period) -> Figures:
