@@ -1,6 +1,7 @@
 """Statistics from hand-built timelines: facts and figures with answers worked out by hand."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from domain.calendar import BusinessCalendar
 from domain.enums import (
@@ -34,14 +35,18 @@ from domain.models import (
 )
 from domain.sla import ResolvedPolicy, SlaPolicy, TierBudget
 from domain.stats import (
+    BucketUnit,
     Compliance,
     IssueFacts,
     IssueHeader,
     Period,
     age_bucket,
+    bucket_containing,
+    buckets,
     figures,
     issue_facts,
     open_at,
+    previous_period,
 )
 
 HOUR = timedelta(hours=1)
@@ -297,3 +302,20 @@ def test_the_backlog_holds_an_issue_from_its_creation_until_it_ends() -> None:
     assert age_bucket(timedelta(hours=23)) == "under_1d"
     assert age_bucket(timedelta(days=1)) == "1d_3d"
     assert age_bucket(timedelta(days=31)) == "over_30d"
+
+
+def test_local_buckets_follow_the_zone_across_a_daylight_saving_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    week = bucket_containing(date(2026, 3, 26), BucketUnit.WEEK, berlin)  # DST starts Sun 29
+    assert week.start == datetime(2026, 3, 22, 23, 0, tzinfo=UTC)  # Monday 00:00 CET
+    assert week.end == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)  # Monday 00:00 CEST
+    days = buckets(week, BucketUnit.DAY, berlin)
+    assert len(days) == 7
+    assert days[-1].end - days[-1].start == timedelta(hours=23)
+    month = bucket_containing(date(2026, 3, 15), BucketUnit.MONTH, berlin)
+    assert previous_period(month, BucketUnit.MONTH, berlin) == bucket_containing(
+        date(2026, 2, 1), BucketUnit.MONTH, berlin
+    )
+    ranged = Period(start=week.start + HOUR, end=week.end)
+    assert previous_period(ranged, None, berlin).end == ranged.start
+    assert buckets(ranged, BucketUnit.DAY, berlin)[0].start == ranged.start  # clipped
