@@ -49,6 +49,7 @@ from domain.stats import (
 
 MAX_BUCKETS = 400
 MAX_RANGE = timedelta(days=3 * 366)
+MIN_YEAR, MAX_YEAR = 1970, 2200
 READERS = STAFF | {Role.CUSTOMER}
 
 
@@ -98,9 +99,22 @@ def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
 
 
+def _in_range(field: str, year: int) -> None:
+    """Far-off years would overflow the calendar arithmetic (a 500); they are a 422."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise invalid(field, f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+
+
 def resolve_period(query: StatsQuery, now: datetime) -> tuple[Period, Period, BucketUnit | None]:
     """The period asked for and the one it is compared with; 422 at the offending parameter."""
     zone = _zone(query.tz)
+    for field, value in (
+        ("query.at", query.at),
+        ("query.from", query.start),
+        ("query.to", query.end),
+    ):
+        if value is not None:
+            _in_range(field, value.year)
     if query.start is not None or query.end is not None:
         if query.period is not None or query.at is not None:
             raise invalid("query.period", "give either period/at or from/to, not both")

@@ -178,6 +178,8 @@ async def test_recompute_is_for_admins_and_counts_every_issue(two_issues: Api) -
         ({"by": "team", "from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, "to"),
         ({"by": "team", "from": "yesterday", "to": "2026-03-01T00:00:00Z"}, "from"),
         ({"by": "team", "period": "week", "from": "2026-03-01T00:00:00Z"}, "period"),
+        ({"by": "team", "period": "month", "at": "9999-12-31"}, "at"),
+        ({"by": "team", "from": "0001-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, "from"),
     ],
 )
 async def test_a_bad_dimension_period_timezone_or_range_is_a_422_at_its_parameter(
