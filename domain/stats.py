@@ -223,8 +223,10 @@ def issue_facts(
                 fixed = fixed or event.at
         elif engineer is not None and engineer != owner:
             # REASSIGNED, and any other kind that hands the issue to another engineer
-            # (claims, hand-backs): one more owner change.
-            reassignments += 1
+            # (claims, hand-backs): an owner change. Taking an issue nobody owned (escalated
+            # unowned, back from R&D) is no change of owner.
+            if owner is not None:
+                reassignments += 1
             owner = engineer
             if tier == Tier.FRONTLINE:
                 tier1_owner = engineer

@@ -319,3 +319,16 @@ def test_local_buckets_follow_the_zone_across_a_daylight_saving_change() -> None
     ranged = Period(start=week.start + HOUR, end=week.end)
     assert previous_period(ranged, None, berlin).end == ranged.start
     assert buckets(ranged, BucketUnit.DAY, berlin)[0].start == ranged.start  # clipped
+
+
+def test_taking_an_issue_escalated_with_nobody_to_own_it_is_no_reassignment() -> None:
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    issue = Recorder(t0)
+    case = issue.case
+    issue.keep(case.acknowledge(AcknowledgeCommand(actor=ENGINEER), t0))
+    escalation = EscalateCommand(actor=ENGINEER, to_tier=Tier.EXPERT, reason="deeper")
+    issue.keep(case.escalate(escalation, t0 + HOUR, None))
+    issue.keep(case.assign(AssignCommand(actor=ENGINEER, engineer=BOB), t0 + 2 * HOUR))
+    facts = issue.facts()
+    assert (facts.escalations, facts.reassignments, facts.handoffs) == (1, 0, 1)
+    assert facts.engineer_id == "bob" and facts.tier == Tier.EXPERT
