@@ -12,13 +12,25 @@ from db.repositories import issues as issue_repo
 from db.repositories import stats as stats_repo
 from db.repositories.stats import StatsFilters
 from db.session import Database
+from domain.enums import Severity
 from domain.models import (
     AcknowledgeCommand,
     ConfirmClosureCommand,
     ProposeResolutionCommand,
+    ReapplySlaCommand,
     RecordBatch,
 )
-from domain.stats import DrillMetric, IssueFacts, IssueHeader, Period, figures, issue_facts, open_at
+from domain.sla_tracking import fallback_policy
+from domain.stats import (
+    Compliance,
+    DrillMetric,
+    IssueFacts,
+    IssueHeader,
+    Period,
+    figures,
+    issue_facts,
+    open_at,
+)
 from tests.conftest import empty_all_tables
 from tests.db.builders import CUSTOMER, T0, batch_of, intake, opened
 from tests.db.lifecycles import ENGINEER, PREMIUM, TIER_1, lifecycles
@@ -135,3 +147,29 @@ async def test_a_drill_down_lists_exactly_the_issues_its_figure_counts(
                 where=stats_repo.issue_ids_where(StatsFilters(), condition),
             )
             assert len(rows) == count
+
+
+async def test_a_policy_reapplied_with_a_shorter_target_turns_the_issue_breached(
+    database: Database,
+) -> None:
+    issue = intake("A-1")  # severity 2: resolution within two days (24x7 default)
+    case = opened(issue)
+    hour = timedelta(hours=1)
+    batches = [batch_of(case, case.register(T0, CUSTOMER), issue)]
+    batches.append(batch_of(case, case.accept(PREMIUM, T0)))
+    batches.append(batch_of(case, case.assign_initial(TIER_1[0], T0)))
+    batches.append(batch_of(case, case.acknowledge(AcknowledgeCommand(actor=ENGINEER), T0)))
+    strict = fallback_policy(Severity.MAJOR, timedelta(hours=1), 2 * hour)
+    reapply = ReapplySlaCommand(actor=ENGINEER, reason="stricter contract")
+    batches.append(batch_of(case, case.reapply_sla(reapply, strict, T0 + 3 * hour)))
+    async with database.transaction() as session:
+        for batch in batches:
+            await issue_repo.apply_record_batch(session, batch, "issue-A-1")
+        (before,) = await stats_repo.stored_facts(session, ["A-1"])
+    assert before.resolution_sla == Compliance.OPEN  # re-applied, the breach not yet fired
+    due = case.on_time(T0 + 3 * hour)  # the workflow's next check fires it
+    async with database.transaction() as session:
+        await issue_repo.apply_record_batch(session, batch_of(case, due), "issue-A-1")
+        (after,) = await stats_repo.stored_facts(session, ["A-1"])
+    assert after.resolution_sla == Compliance.BREACHED
+    assert after.first_response_sla == Compliance.MET
