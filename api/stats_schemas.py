@@ -107,6 +107,9 @@ class StatsTimeseries(BaseModel):
 
 class StatsGroup(BaseModel):
     key: str | None = Field(description="the dimension's value (None: not known, e.g. unowned)")
+    label: str | None = Field(
+        default=None, description="the team's, engineer's, product's or organisation's name"
+    )
     figures: StatsFiguresRead
     previous: StatsFiguresRead
 

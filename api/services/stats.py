@@ -287,6 +287,7 @@ async def breakdown(
         keys = set(grouped) | set(open_by)
         sides.append({k: figures(grouped[k], period, open_by[k]) for k in keys})
     current, before = sides
+    names = await _labels(session, by)
     empty = Figures()
     ordered = sorted(set(current) | set(before), key=lambda k: (k is None, k or ""))
     return StatsBreakdown(
@@ -297,12 +298,26 @@ async def breakdown(
         groups=[
             StatsGroup(
                 key=k,
+                label=names.get(k) if k is not None else None,
                 figures=StatsFiguresRead.of(current.get(k, empty), internal=asked.internal),
                 previous=StatsFiguresRead.of(before.get(k, empty), internal=asked.internal),
             )
             for k in ordered
         ],
     )
+
+
+async def _labels(session: AsyncSession, by: StatsDimension) -> dict[str, str]:
+    """Names for the ids a breakdown groups by (the other dimensions are their own labels)."""
+    if by == StatsDimension.TEAM:
+        return {t.id: t.name for t in await reference_repo.list_teams(session)}
+    if by == StatsDimension.ENGINEER:
+        return {e.id: e.name for e in await reference_repo.list_engineers(session)}
+    if by == StatsDimension.PRODUCT:
+        return {p.id: p.name for p in await reference_repo.list_products(session)}
+    if by == StatsDimension.ORGANISATION:
+        return {o.id: o.name for o in await reference_repo.list_organisations(session)}
+    return {}
 
 
 def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
@@ -318,11 +333,11 @@ def breakdown_csv(report: StatsBreakdown) -> str:
     previous period's as `previous.<figure>`; empty cells for figures not shown."""
     rows: list[dict[str, Any]] = []
     for group in report.groups:
-        row: dict[str, Any] = {report.by.value: group.key or ""}
+        row: dict[str, Any] = {report.by.value: group.key or "", "label": group.label or ""}
         _flatten("", group.figures.model_dump(mode="json"), row)
         _flatten("previous", group.previous.model_dump(mode="json"), row)
         rows.append(row)
-    columns: list[str] = [report.by.value]
+    columns: list[str] = [report.by.value, "label"]
     for row in rows:
         columns.extend(c for c in row if c not in columns)
     out = io.StringIO()

@@ -125,6 +125,8 @@ async def test_a_breakdown_groups_by_team_and_exports_as_csv(two_issues: Api) ->
     assert report.status_code == 200
     groups = {g["key"]: g["figures"]["closed"] for g in report.json()["groups"]}
     assert groups == {"t1-network": 1, "t1-storage": 1}
+    labels = {g["key"]: g["label"] for g in report.json()["groups"]}
+    assert labels["t1-network"] == "Frontline Network"
     for how in ({"format": "csv"}, {}):
         headers = admin if how else {**admin, "Accept": "text/csv"}
         exported = await two_issues.http.get(
@@ -133,7 +135,7 @@ async def test_a_breakdown_groups_by_team_and_exports_as_csv(two_issues: Api) ->
         assert exported.status_code == 200
         assert exported.headers["content-type"].startswith("text/csv")
         lines = exported.text.splitlines()
-        assert lines[0].split(",")[:3] == ["organisation", "created", "closed"]
+        assert lines[0].split(",")[:4] == ["organisation", "label", "created", "closed"]
         assert sorted(line.split(",")[0] for line in lines[1:]) == ["acme", "globex"]
 
 
