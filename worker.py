@@ -37,12 +37,15 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.notifications import NotificationActivities
 from activities.onsite import OnsiteActivities
 from activities.read_model import ReadModelActivities
+from activities.stats_report import StatsReportActivities
 from activities.tracker import DatabaseSyncStatusSink, TrackerActivities
 from activities.tracker_poll import TrackerPollActivities
 from config.settings import Settings, get_settings
 from db.session import Database
 from domain.models import TrackerPollRequest
+from domain.stats import BucketUnit, StatsReportRequest
 from integrations.jira import JiraTracker, load_jira_config
+from integrations.notify.email import EmailNotifier, SmtpConfig
 from integrations.notify.fanout import FanoutNotifier
 from integrations.notify.log import LogNotifier
 from integrations.notify.port import Notifier
@@ -50,6 +53,7 @@ from integrations.notify.webhook import WebhookNotifier
 from temporal_client import connect_temporal
 from workflows.issue import IssueWorkflow
 from workflows.spare_part import SparePartWorkflow
+from workflows.stats_report import StatsReportWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
 from workflows.visit import VisitWorkflow
 
@@ -67,6 +71,22 @@ def build_notifier(settings: Settings) -> Notifier:
     return FanoutNotifier(notifiers)
 
 
+def build_email(settings: Settings) -> EmailNotifier | None:
+    """The SMTP adapter when ITR_SMTP_HOST is set (the statistics reports use it)."""
+    if not settings.smtp_host:
+        return None
+    return EmailNotifier(
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+        )
+    )
+
+
 def _status_sink(db: Database) -> DatabaseSyncStatusSink | None:
     """The tracker activities report sync progress through the loop that owns the Database;
     built outside a loop (no such owner), they simply do not report."""
@@ -81,7 +101,13 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
     read_model = ReadModelActivities(db)
     notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
     onsite = OnsiteActivities(db)
+    reports = StatsReportActivities(
+        db, build_notifier(settings), build_email(settings), settings.public_base_url
+    )
     activities: list[Any] = [
+        reports.compose,
+        reports.send,
+        reports.email,
         read_model.record,
         read_model.lookup_entitlement,
         read_model.resolve_sla_policy,
@@ -140,7 +166,13 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IssueWorkflow, TrackerPollWorkflow, VisitWorkflow, SparePartWorkflow],
+        workflows=[
+            IssueWorkflow,
+            TrackerPollWorkflow,
+            VisitWorkflow,
+            SparePartWorkflow,
+            StatsReportWorkflow,
+        ],
         activities=build_activities(settings, db, client),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -255,6 +287,40 @@ async def ensure_poll_schedule(client: Client, settings: Settings) -> ScheduleCh
     return ScheduleChange.UPDATED
 
 
+REPORT_CRONS = {BucketUnit.WEEK: "0 6 * * 1", BucketUnit.MONTH: "0 6 1 * *"}
+"""Weekly reports on Monday, monthly on the 1st, at 06:00 in ITR_STATS_REPORT_TIMEZONE."""
+
+
+def report_schedule_id(settings: Settings, unit: BucketUnit) -> str:
+    return f"itr-stats-{unit.value}ly-{settings.temporal_task_queue}"
+
+
+async def ensure_report_schedules(client: Client, settings: Settings) -> list[str]:
+    """Create the weekly and monthly statistics report schedules if absent (every worker
+    calls this at start, as it does for the tracker poll); returns the ids it created."""
+    created = []
+    for unit, cron in REPORT_CRONS.items():
+        schedule_id = report_schedule_id(settings, unit)
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                StatsReportWorkflow.run,
+                StatsReportRequest(unit=unit, timezone=settings.stats_report_timezone),
+                id=f"{schedule_id}-run",
+                task_queue=settings.temporal_task_queue,
+            ),
+            spec=ScheduleSpec(
+                cron_expressions=[cron], time_zone_name=settings.stats_report_timezone
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        try:
+            await client.create_schedule(schedule_id, schedule)
+        except ScheduleAlreadyRunningError:
+            continue
+        created.append(schedule_id)
+    return created
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """Temporal SDK metrics (task latencies, slots, failures) on a Prometheus endpoint."""
     if settings.metrics_port is None:
@@ -277,6 +343,8 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
         change = await ensure_poll_schedule(client, settings)
         if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
             log.info(f"tracker poll schedule {change}", schedule_id=poll_schedule_id(settings))
+        for schedule_id in await ensure_report_schedules(client, settings):
+            log.info("statistics report schedule created", schedule_id=schedule_id)
         async with worker:
             if await ensure_current_version(client, settings):
                 log.info("first build of the deployment made current")

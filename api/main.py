@@ -26,6 +26,7 @@ from api.routes import (
     onsite,
     reference,
     sla,
+    stats,
     tracker,
 )
 from api.state import AppState
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(reference.router)
     app.include_router(dispatch.router)
     app.include_router(sla.router)
+    app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(onsite.router)
     install_web(app)

@@ -5,9 +5,10 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse as parse_limit
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import Severity
@@ -124,6 +125,14 @@ class Settings(BaseSettings):
 
     notify_webhook_url: str | None = None
     notify_webhook_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    # Scheduled statistics reports (weekly, monthly) also go by e-mail when a host is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "itr@localhost"
+    smtp_starttls: bool = True
+    stats_report_timezone: str = "UTC"
 
     seed_demo_data: bool = True
     log_level: str = "INFO"
@@ -141,6 +150,16 @@ class Settings(BaseSettings):
     worker_deployment: str = Field(default="itr", pattern=r"^[^.]+$")
     worker_build_id: str = Field(default_factory=package_version, min_length=1)
     worker_versioning: bool = False
+
+    @field_validator("stats_report_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        """Refused at start, not when the first report is scheduled."""
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown IANA time zone {name!r}") from exc
+        return name
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":

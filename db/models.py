@@ -655,3 +655,72 @@ class PartRequestRow(Base):
     return_reason: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
     revision: Mapped[int] = mapped_column(sa.Integer(), default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+class IssueFactsRow(Base):
+    """The facts of one issue the statistics aggregate (`domain.stats.IssueFacts`), rewritten
+    from its events and SLA snapshot in the same transaction that records each batch.
+
+    Vocabularies are stored as their plain values: the figures only group and filter by them.
+    Each instant a figure's cohort is anchored on is indexed, so a period's rows are a range.
+    """
+
+    __tablename__ = "issue_facts"
+
+    issue_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[str] = mapped_column(sa.String(ID), index=True)
+    product_id: Mapped[str] = mapped_column(sa.String(ID))
+    category: Mapped[str] = mapped_column(sa.String(32))
+    severity: Mapped[int] = mapped_column(sa.Integer())
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    contract_level: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    team_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    engineer_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    first_owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    tier: Mapped[int] = mapped_column(sa.Integer())
+    state: Mapped[str] = mapped_column(sa.String(32))
+    calendar: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    response_wall: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    response_business: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    resolution_wall: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    resolution_business: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    first_response_sla: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    resolution_sla: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    ola_tier_1: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    ola_tier_2: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    ola_tier_3: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    time_tier_1: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    time_tier_2: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    time_tier_3: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    waiting_customer: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    waiting_rnd: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    escalations: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    reassignments: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    handoffs: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    first_contact_resolution: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    reopen_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    satisfaction: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    defect_key: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    defect_created: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    defect_linked_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    rnd_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    defect_fixed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    escalation_to_fix: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    last_seq: Mapped[int] = mapped_column(sa.Integer(), default=0)

@@ -173,14 +173,18 @@ async def list_issues(
     sort: IssueSort,
     cursor: str | None,
     limit: int,
+    *,
+    where: Any = None,
 ) -> IssuePage:
     """One page of matching issues as the caller may see them; a customer's filters are
     narrowed to its own organisation whatever it asked for, and a cursor this API did not
-    issue is a 422 at `query.cursor`."""
+    issue is a 422 at `query.cursor`. `where` restricts further (a statistics drill-down)."""
     if principal.role == Role.CUSTOMER:
         filters = filters.model_copy(update={"organisation_id": principal.organisation_id})
     try:
-        rows, next_cursor = await issue_repo.list_issues(session, filters, sort, cursor, limit)
+        rows, next_cursor = await issue_repo.list_issues(
+            session, filters, sort, cursor, limit, where=where
+        )
     except issue_repo.InvalidCursor as exc:
         raise invalid("query.cursor", str(exc)) from None
     return IssuePage(items=[issue_view(r, principal) for r in rows], next_cursor=next_cursor)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import CommentRow, EventRow, IssueRow, utcnow
+from db.repositories import stats as stats_repo
 from db.repositories._dialect import insert_if_absent
 from db.repositories.reference import CLOSED_STATES
 from domain.enums import ActorKind, Channel, IssueState, Severity, SlaClockKind, Tier, Visibility
@@ -231,6 +232,8 @@ async def apply_record_batch(session: AsyncSession, batch: RecordBatch, workflow
         .where(IssueRow.id == status.issue_id, IssueRow.revision <= status.revision)
         .values(**_projection(status), updated_at=max(moments, default=None) or utcnow())
     )
+    # The statistics follow in the same transaction, from everything recorded so far.
+    await stats_repo.refresh_facts(session, status.issue_id)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -414,6 +417,8 @@ async def list_issues(
     sort: IssueSort = IssueSort.CREATED_DESC,
     cursor: str | None = None,
     limit: int = 50,
+    *,
+    where: Any = None,
 ) -> tuple[list[IssueRow], str | None]:
     """One page of matching issues and the cursor of the next page (None on the last page).
 
@@ -423,6 +428,8 @@ async def list_issues(
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     query = _filtered(sa.select(IssueRow), filters)
+    if where is not None:  # a further restriction, e.g. a statistics drill-down's cohort
+        query = query.where(where)
     if cursor is not None:
         query = query.where(_keyset_predicate(sort, _decode_cursor(sort, cursor)))
     order = [key.order_by() for key in _SORT_KEYS[sort]]

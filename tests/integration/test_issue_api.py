@@ -2,6 +2,7 @@
 
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 
 from tests.integration.conftest import (
     CUSTOMER,
@@ -75,6 +76,14 @@ async def test_customer_opens_engineer_resolves_customer_confirms(stack: Stack) 
     customer_view = (await api.get(f"/issues/{issue_id}", headers=CUSTOMER)).json()
     assert all(c["visibility"] == "public" for c in customer_view["comments"])
     assert all(e["visibility"] == "public" for e in customer_view["timeline"])
+
+    # The worker's recording wrote the statistics too: the team's manager counts the issue.
+    created = datetime.fromisoformat(issue["created_at"])
+    since = {"from": created.isoformat(), "to": (created + timedelta(days=1)).isoformat()}
+    summary = (await api.get("/stats/summary", params=since, headers=MANAGER)).json()
+    assert summary["figures"]["closed"] >= 1 and summary["figures"]["satisfaction"]["rated"] >= 1
+    listed = await api.get("/stats/issues", params={**since, "metric": "closed"}, headers=MANAGER)
+    assert issue_id in [i["id"] for i in listed.json()["items"]]
 
 
 async def test_a_retried_create_returns_the_same_issue_and_starts_one_workflow(
