@@ -80,6 +80,7 @@ class TrackerRules(CaseBase):
         self.defect_pending = False
 
     def check_link_defect(self, cmd: LinkDefectCommand) -> None:
+        self._require_authority(cmd.actor, "link a defect to")
         self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
@@ -139,6 +140,7 @@ class TrackerRules(CaseBase):
         return effects
 
     def check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
+        self._require_authority(cmd.actor, "retry the tracker sync of")
         self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.defect_key is not None:
