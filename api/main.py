@@ -17,7 +17,7 @@ from api.errors import install_error_handlers, problem_response
 from api.middleware import BodyRefused
 from api.openapi import install_openapi
 from api.ratelimit import TooManyFailedAttempts
-from api.routes import health, issues, reference, sla, tracker
+from api.routes import dispatch, health, issues, reference, sla, tracker
 from api.state import AppState
 from api.temporal_gateway import CommandAccepted, TemporalGateway
 from config.settings import Exposure, Settings, get_settings
@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     install_openapi(app)
     _install_bound_handlers(app, settings)
     app.include_router(health.router)
+    # Before the issues router: /issues/bulk/assign is not /issues/{issue_id}/assign.
+    app.include_router(dispatch.router)
     app.include_router(issues.router)
     app.include_router(reference.router)
     app.include_router(sla.router)

@@ -240,7 +240,12 @@ async def engineer_choice(session: AsyncSession, engineer_id: str, field: str) -
     engineer = await reference_repo.get_engineer(session, engineer_id)
     if engineer is None or not engineer.active:
         raise invalid(field, f"unknown or inactive engineer '{engineer_id}'")
-    return OwnerChoice(engineer_id=engineer.id, engineer_name=engineer.name, tier=engineer.tier)
+    return OwnerChoice(
+        engineer_id=engineer.id,
+        engineer_name=engineer.name,
+        tier=engineer.tier,
+        team_id=engineer.team_id,
+    )
 
 
 def command_update_id(principal: Principal, update_name: str, idempotency_key: str) -> str:
@@ -253,8 +258,10 @@ def command_update_id(principal: Principal, update_name: str, idempotency_key: s
 def command_fingerprint(name: str, issue_id: str, command: BaseModel) -> str:
     """What makes two keyed commands the same request: command, issue and the validated
     command (canonical: whitespace trimmed, defaults filled, the caller as its actor)."""
+    # The caller's teams travel with the command but do not make it another request.
+    body = command.model_dump(mode="json", exclude={"actor": {"scope"}})
     canonical = json.dumps(
-        {"command": name, "issue_id": issue_id, "body": command.model_dump(mode="json")},
+        {"command": name, "issue_id": issue_id, "body": body},
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -505,3 +505,13 @@ async def count_open_by_owner(
         query = query.where(IssueRow.owner_id.in_(list(owner_ids)))
     result = await session.execute(query)
     return {owner_id: int(count) for owner_id, count in result if owner_id is not None}
+
+
+async def open_issue_ids_owned_by(session: AsyncSession, engineer_id: str) -> list[str]:
+    """The open issues an engineer owns, oldest first: what a hand-over moves away."""
+    result = await session.scalars(
+        sa.select(IssueRow.id)
+        .where(IssueRow.owner_id == engineer_id, IssueRow.state.not_in(CLOSED_STATES))
+        .order_by(IssueRow.created_at, IssueRow.id)
+    )
+    return list(result)

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -403,6 +404,10 @@ async def resolve_recipients(
         found.extend(await _engineers_as_recipients(session, [issue.owner_id]))
     if audience.owner_manager:
         found.extend(await _managers_for(session, issue))
+    if audience.team_id is not None:
+        found.extend(await _team_manager(session, audience.team_id))
+    if audience.dispatchers:
+        found.extend(await _dispatchers(session))
     if audience.reporter and issue is not None:
         found.append(await _reporter_of(session, issue))
     if audience.engineer_id is not None:
@@ -471,3 +476,54 @@ async def _reporter_of(session: AsyncSession, issue: IssueRow) -> Recipient:
     return Recipient(
         kind=issue.reporter_kind.value, id=issue.reporter_id, name=issue.reporter_name, email=email
     )
+
+
+# --- the teams a caller acts for (issue 9: ownership rules) -----------------------------------
+
+
+@dataclass(frozen=True)
+class EngineerTeams:
+    """The teams an engineer works in and manages, and their tier."""
+
+    team_ids: tuple[str, ...] = ()
+    managed_team_ids: tuple[str, ...] = ()
+    tier: Tier | None = None
+
+
+async def engineer_teams(session: AsyncSession, engineer_id: str) -> EngineerTeams:
+    """What the API passes to the domain with each command of this engineer."""
+    engineer = await session.get(EngineerRow, engineer_id)
+    if engineer is None:
+        return EngineerTeams()
+    managed = await session.scalars(
+        sa.select(TeamRow.id).where(TeamRow.manager_id == engineer_id).order_by(TeamRow.id)
+    )
+    return EngineerTeams(
+        team_ids=(engineer.team_id,), managed_team_ids=tuple(managed), tier=engineer.tier
+    )
+
+
+async def _team_manager(session: AsyncSession, team_id: str) -> list[Recipient]:
+    """The manager of the queue an unowned issue waits in."""
+    result = await session.scalars(
+        sa.select(EngineerRow)
+        .join(TeamRow, TeamRow.manager_id == EngineerRow.id)
+        .where(TeamRow.id == team_id, EngineerRow.active.is_(True))
+    )
+    return [_as_recipient(engineer) for engineer in result]
+
+
+async def _dispatchers(session: AsyncSession) -> list[Recipient]:
+    """Engineers holding a live dispatcher token: who routes what the rules could not."""
+    result = await session.scalars(
+        sa.select(EngineerRow)
+        .join(TokenRow, TokenRow.engineer_id == EngineerRow.id)
+        .where(
+            TokenRow.role == Role.DISPATCHER,
+            TokenRow.revoked_at.is_(None),
+            EngineerRow.active.is_(True),
+        )
+        .distinct()
+        .order_by(EngineerRow.id)
+    )
+    return [_as_recipient(engineer) for engineer in result]
