@@ -130,7 +130,11 @@ class DispatchRules(CaseBase):
     ) -> None:
         assert owner.offer_timeout is not None
         expires_at = now + owner.offer_timeout
-        self._update(owner=None, offer=Offer(engineer=owner, expires_at=expires_at))
+        self._update(
+            owner=None,
+            offer=Offer(engineer=owner, expires_at=expires_at),
+            team_id=owner.team_id or self.status.team_id,
+        )
         self._event(
             effects,
             EventKind.OFFERED,
