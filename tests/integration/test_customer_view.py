@@ -49,7 +49,12 @@ async def escalated_issue(stack: Stack) -> tuple[httpx.AsyncClient, str]:
     await command(
         api,
         f"{base}/escalate",
-        {"to_tier": 2, "reason": ESCALATE_REASON, "engineer_id": "frank"},
+        {
+            "to_tier": 2,
+            "reason": ESCALATE_REASON,
+            "summary": "Checked the logs and rebooted.",
+            "engineer_id": "frank",
+        },
     )
     return api, issue_id
 

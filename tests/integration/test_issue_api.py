@@ -179,7 +179,11 @@ async def test_escalation_waiting_and_rejection_through_the_api(stack: Stack) ->
     await api.post(f"/issues/{issue_id}/acknowledge", json={}, headers=ENGINEER)
     escalated = await api.post(
         f"/issues/{issue_id}/escalate",
-        json={"to_tier": 2, "reason": "Needs a QoS expert"},
+        json={
+            "to_tier": 2,
+            "reason": "Needs a QoS expert",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text

@@ -197,7 +197,15 @@ async def test_every_issue_workflow_history_on_the_dev_server_replays_with_the_c
     for path, body, headers in [
         ("acknowledge", {"message": "Looking."}, ENGINEER),
         ("comments", {"body": "Internal note", "visibility": "internal"}, ENGINEER),
-        ("escalate", {"to_tier": 2, "reason": "Needs an expert"}, ENGINEER),
+        (
+            "escalate",
+            {
+                "to_tier": 2,
+                "reason": "Needs an expert",
+                "summary": "Checked the logs and rebooted.",
+            },
+            ENGINEER,
+        ),
         ("resolution", {"summary": "Use the silver profile."}, ENGINEER),
         ("confirmation", {"accept": True, "satisfaction": 5}, CUSTOMER),
     ]:

@@ -283,7 +283,12 @@ async def breach_raises_priority(r: Recorder, rec: Recording) -> None:
 
 async def escalate_to_rnd(r: Recorder, issue: str) -> str:
     await r.do(issue, "acknowledge", {}, ENGINEER)
-    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+    await r.do(
+        issue,
+        "escalate",
+        {"to_tier": 3, "reason": "Firmware defect", "summary": "Checked the logs and rebooted."},
+        ENGINEER,
+    )
     detail = await r.until(issue, lambda d: d["defect_key"] is not None, "the created defect")
     return str(detail["defect_key"])
 
@@ -301,7 +306,12 @@ async def tier3_defect_fixed(r: Recorder, rec: Recording) -> None:
     await r.do(first, "severity", {"severity": 1, "reason": "All sites down."}, ENGINEER)
     second = await r.open(rec, "second")
     await r.do(second, "acknowledge", {}, ENGINEER)
-    body = {"to_tier": 3, "reason": "Same defect", "defect_key": key}
+    body = {
+        "to_tier": 3,
+        "reason": "Same defect",
+        "summary": "Checked the logs and rebooted.",
+        "defect_key": key,
+    }
     await r.do(second, "escalate", body, ENGINEER)
     r.jira.act_update(key, {"fixVersions": [{"name": "4.3.0"}]})
     await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
@@ -383,7 +393,12 @@ async def continue_as_new(r: Recorder, rec: Recording) -> None:
 async def continue_as_new_carrying_work(r: Recorder, rec: Recording) -> None:
     r.jira.faults.fail_next(10_000, status=503, method="POST", path=r"/rest/api/\d+/issue/?$")
     issue = await r.open(rec, "issue")
-    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+    await r.do(
+        issue,
+        "escalate",
+        {"to_tier": 3, "reason": "Firmware defect", "summary": "Checked the logs and rebooted."},
+        ENGINEER,
+    )
     await r.do(issue, "comments", {"body": "R&D is on it.", "visibility": "public"}, ENGINEER)
     handle = r.client.get_workflow_handle(f"issue-{issue}")
     first_run = (await handle.describe()).run_id
