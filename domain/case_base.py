@@ -153,8 +153,9 @@ class CaseBase:
 
     def _update(self, **changes: Any) -> None:
         owner = changes.get("owner")
-        if owner is not None and owner.team_id is not None and "team_id" not in changes:
-            # The accountable team follows the owner (a queue's team is set where it queues).
+        if owner is not None and "team_id" not in changes:
+            # The accountable team follows the owner (a queue's team is set where it queues);
+            # an owner chosen without teams (older routing) leaves it unknown, never stale.
             changes["team_id"] = owner.team_id
         status = self.status.model_copy(update=changes)
         self.status = status.model_copy(update={"waiting_for": _waiting_for(status)})

@@ -80,7 +80,6 @@ class TrackerRules(CaseBase):
         self.defect_pending = False
 
     def check_link_defect(self, cmd: LinkDefectCommand) -> None:
-        self._require_authority(cmd.actor, "link a defect to")
         self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.state != IssueState.ESCALATED or self.status.tier != Tier.RND:
@@ -90,6 +89,7 @@ class TrackerRules(CaseBase):
             )
         if self.status.defect_key is not None:
             raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
+        self._require_authority(cmd.actor, "link a defect to")
 
     def wants_defect(self) -> bool:
         """Escalated to R&D with a tracker but no defect yet: one must be created."""
@@ -140,7 +140,6 @@ class TrackerRules(CaseBase):
         return effects
 
     def check_retry_tracker_sync(self, cmd: RetryTrackerSyncCommand) -> None:
-        self._require_authority(cmd.actor, "retry the tracker sync of")
         self._require_no_creation_in_flight()
         self._require_tracker()
         if self.status.defect_key is not None:
@@ -152,6 +151,7 @@ class TrackerRules(CaseBase):
                 "only an issue waiting on R&D needs its defect; "
                 f"this one is {self.status.state.value} at tier {int(self.status.tier)}"
             )
+        self._require_authority(cmd.actor, "retry the tracker sync of")
 
     def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand, now: datetime) -> Effects:
         """Clear the error and record who retried; the workflow then creates the defect again."""
