@@ -282,6 +282,11 @@ class IssueRead(BaseModel):
     tracker_sync_pending: bool = False
     tracker_last_error: str | None = None
     tracker_attempts: int = 0
+    team_id: str | None = Field(
+        default=None, description="The accountable team: the owner's, or the queue's (staff)"
+    )
+    offered_to_id: str | None = Field(default=None, description="Offered to this engineer")
+    offer_expires_at: datetime | None = None
 
 
 SEQ_DESCRIPTION = (

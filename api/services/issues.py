@@ -46,7 +46,16 @@ def issue_view(row: IssueRow, principal: Principal) -> IssueRead:
     issue = IssueRead.model_validate(row)
     if principal.role in STAFF:
         return issue
-    return issue.model_copy(update={"tracker_sync_error": None, "tracker_last_error": None})
+    return issue.model_copy(
+        update={
+            "tracker_sync_error": None,
+            "tracker_last_error": None,
+            # Routing is internal: which team, which engineer was offered it.
+            "team_id": None,
+            "offered_to_id": None,
+            "offer_expires_at": None,
+        }
+    )
 
 
 def issue_id_for(scope: str, idempotency_key: str) -> str:

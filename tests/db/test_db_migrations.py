@@ -36,7 +36,7 @@ async def test_upgrade_to_head_again_is_a_no_op(database_url: str) -> None:
     engine = build_engine(database_url)
     try:
         async with engine.connect() as connection:
-            assert await connection.run_sync(_current_revision) == head == "0007"
+            assert await connection.run_sync(_current_revision) == head == "0009"
     finally:
         await engine.dispose()
 
