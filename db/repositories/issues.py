@@ -511,10 +511,12 @@ async def count_open_by_owner(
 
 
 async def open_issue_ids_owned_by(session: AsyncSession, engineer_id: str) -> list[str]:
-    """The open issues an engineer owns, oldest first: what a hand-over moves away."""
+    """The open issues an engineer owns or is offered, oldest first: what a hand-over moves
+    away."""
+    held = sa.or_(IssueRow.owner_id == engineer_id, IssueRow.offered_to_id == engineer_id)
     result = await session.scalars(
         sa.select(IssueRow.id)
-        .where(IssueRow.owner_id == engineer_id, IssueRow.state.not_in(CLOSED_STATES))
+        .where(held, IssueRow.state.not_in(CLOSED_STATES))
         .order_by(IssueRow.created_at, IssueRow.id)
     )
     return list(result)
