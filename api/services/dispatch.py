@@ -14,6 +14,7 @@ from api.schemas import BulkOutcome, BulkOutcomeKind, CommandResponse
 from api.services import issues as issue_service
 from api.temporal_gateway import CommandAccepted, TemporalGateway, WorkflowEnded
 from db.repositories import issues as issue_repo
+from db.repositories import reference as reference_repo
 from domain.models import AssignCommand, OwnerChoice
 from workflows.issue import IssueWorkflow
 
@@ -45,9 +46,17 @@ async def issue_command(
 
 async def claimant(session: AsyncSession, principal: Principal) -> OwnerChoice:
     """The caller as the owner it would become: claiming needs an engineer identity."""
-    if principal.engineer_id is None:
-        raise forbidden(f"{principal.name} is not an engineer and cannot own issues")
-    return await issue_service.engineer_choice(session, principal.engineer_id, "token")
+    engineer = None
+    if principal.engineer_id is not None:
+        engineer = await reference_repo.get_engineer(session, principal.engineer_id)
+    if engineer is None or not engineer.active:
+        raise forbidden(f"{principal.name} is not an active engineer and cannot own issues")
+    return OwnerChoice(
+        engineer_id=engineer.id,
+        engineer_name=engineer.name,
+        tier=engineer.tier,
+        team_id=engineer.team_id,
+    )
 
 
 class BulkAssign(BaseModel):
