@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
-from domain.enums import OPEN_STATES, ContractLevel, Severity, Tier, WarrantyStatus
+from domain.enums import (
+    OPEN_STATES,
+    Category,
+    Channel,
+    ContractLevel,
+    Severity,
+    Tier,
+    WarrantyStatus,
+)
 from domain.models import (
     Entitlement,
     EntitlementQuery,
@@ -41,9 +49,25 @@ ENGINEERS = {
 
 @dataclass(frozen=True)
 class FakeTeam:
+    """A team at a tier; like a routing rule it may serve only some organisations,
+    categories, severities or channels (empty: all)."""
+
     id: str
     tier: Tier
     offer_timeout: timedelta | None = None
+    organisations: frozenset[str] = frozenset()
+    categories: frozenset[Category] = frozenset()
+    severities: frozenset[Severity] = frozenset()
+    channels: frozenset[Channel] = frozenset()
+
+    def serves(self, query: OwnerQuery) -> bool:
+        wanted = (
+            (self.organisations, query.organisation_id),
+            (self.categories, query.category),
+            (self.severities, query.severity),
+            (self.channels, query.channel),
+        )
+        return self.tier == query.tier and all(not s or v in s for s, v in wanted)
 
 
 @dataclass(frozen=True)
@@ -73,7 +97,7 @@ class FakeRoster:
         team = (
             self.team(query.team_id)
             if query.team_id is not None
-            else next((t for t in self.teams if t.tier == query.tier), None)
+            else next((t for t in self.teams if t.serves(query)), None)
         )
         if team is None:
             return OwnerAnswer(why=f"no team at tier {int(query.tier)}")

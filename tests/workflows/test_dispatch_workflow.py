@@ -48,8 +48,9 @@ DISPATCHER = Actor(kind=ActorKind.DISPATCHER, id="dora", name="Dora", scope=Acto
 
 
 def roster(*, capacity: int = 5, offer: timedelta | None = None) -> FakeRoster:
+    complaints = FakeTeam("t2-complaints", Tier.EXPERT, categories=frozenset({Category.COMPLAINT}))
     return FakeRoster(
-        teams=[FakeTeam(T1, Tier.FRONTLINE, offer), FakeTeam(T2, Tier.EXPERT)],
+        teams=[FakeTeam(T1, Tier.FRONTLINE, offer), complaints, FakeTeam(T2, Tier.EXPERT)],
         engineers=[
             FakeEngineer("alice", "Alice", T1, capacity, substitute_id="carol"),
             FakeEngineer("bob", "Bob", T1, capacity),
@@ -215,7 +216,7 @@ async def test_a_tier_budget_breach_escalates_through_the_routing_rules_and_hand
         await time_skipping_env.sleep(timedelta(hours=2, minutes=30))  # tier 1 had 2 h
         escalated = await until(handle, lambda s: s.tier == Tier.EXPERT, "the escalation")
         assert escalated.owner is not None and escalated.owner.engineer_id == "frank"
-        assert escalated.team_id == T2
+        assert escalated.team_id == T2  # an incident: the complaints team does not serve it
         query = fakes.owner_queries[-1]
         assert (query.tier, query.organisation_id, query.category, query.severity) == (
             Tier.EXPERT,
