@@ -288,11 +288,7 @@ class IssueWorkflow:
             link = None
             if cmd.defect_key is not None:  # linked before anything changes: refusal is clean
                 link = await self._link_in_tracker(cmd.defect_key)
-            answer = (
-                OwnerAnswer(owner=cmd.engineer)
-                if cmd.engineer is not None
-                else await self._choose_owner(cmd.to_tier)
-            )
+            answer = await self._escalation_answer(cmd)
             result = await self._execute(
                 lambda now: self._case.escalate(cmd, now, answer.owner, answer)
             )
@@ -663,10 +659,17 @@ class IssueWorkflow:
             self._case.check_escalate(cmd)
         except CommandRejected:
             return
-        answer = await self._choose_owner(tier)
+        answer = await self._escalation_answer(cmd)
         await self._apply(self._case.escalate(cmd, workflow.now(), answer.owner, answer))
         if self._case.needs_defect_creation():
             self._start_defect_creation()
+
+    async def _escalation_answer(self, cmd: EscalateCommand) -> OwnerAnswer:
+        """Who takes an escalation, by hand or on a budget breach alike: the named engineer,
+        or the routing rules at the target tier (its team's queue when nobody qualifies)."""
+        if cmd.engineer is not None:
+            return OwnerAnswer(owner=cmd.engineer)
+        return await self._choose_owner(cmd.to_tier)
 
     async def _raise_on_breach(self, severity: Severity, reason: str) -> None:
         cmd = ChangeSeverityCommand(actor=SYSTEM_ACTOR, severity=severity, reason=reason)

@@ -90,7 +90,7 @@ async def assign_many(
             idempotency_key,
         )
     update_id = (
-        None if idempotency_key is None else f"{principal.token_id}/assign/{idempotency_key}"
+        None if idempotency_key is None else f"{principal.token_id}/bulk_assign/{idempotency_key}"
     )
 
     def send(issue_id: str) -> Awaitable[object]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Principal
 from api.errors import not_found
 from api.schemas import BulkOutcome
+from api.services import issues as issue_service
 from api.services.dispatch import for_each_issue
 from api.temporal_gateway import TemporalGateway
 from db.repositories import issues as issue_repo
@@ -33,6 +34,10 @@ async def hand_over_open_issues(
     command = HandOverCommand(
         actor=actor or principal.actor, engineer_id=engineer_id, reason=reason
     )
+    if idempotency_key is not None:  # the same key with another reason is a 422
+        await issue_service.claim_command_key(
+            session, principal, "engineer_hand_over", engineer_id, command, idempotency_key
+        )
     issue_ids = await issue_repo.open_issue_ids_owned_by(session, engineer_id)
     # One update id per engineer and key: a retried request joins each hand-over it started.
     update_id = (
