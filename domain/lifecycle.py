@@ -367,7 +367,7 @@ class IssueCase(DispatchRules, SlaRules, TrackerRules):
         offered = owner is not None and owner.offer_timeout is not None
         queue = answer.team_id if answer is not None and owner is None else None
         changes: dict[str, object] = {}
-        if queue is not None:
+        if owner is None:  # the target tier's queue (unknown without one), never tier 1's team
             changes["team_id"] = queue
         self._update(
             state=IssueState.ESCALATED,
