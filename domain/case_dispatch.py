@@ -424,8 +424,9 @@ class DispatchRules(CaseBase):
 
     def _require_comment_right(self, cmd: CommentCommand) -> None:
         """Customers comment on their issues; staff answer the customer (public) only as the
-        owner, the owning team's manager or a dispatcher; the owning team's engineers (and the
-        tier-1 owner of an escalated issue) add internal notes; a higher tier gives guidance."""
+        owner, the tier-1 owner (the customer's contact while higher tiers work), the owning
+        team's manager or a dispatcher; the owning team's engineers add internal notes; a
+        higher tier gives guidance."""
         actor, s = cmd.actor, self.status
         if cmd.guidance:
             if cmd.visibility != Visibility.INTERNAL:
@@ -439,8 +440,8 @@ class DispatchRules(CaseBase):
                 f"{actor.name} cannot give guidance on this tier-{int(s.tier)} issue: "
                 "guidance comes from a higher tier"
             )
-        if self._has_authority(actor):
-            return
+        if self._has_authority(actor) or self._is_tier1_owner(actor):
+            return  # the tier-1 owner stays the customer's contact while higher tiers work
         if cmd.visibility == Visibility.INTERNAL and self._on_the_team(actor):
             return
         if cmd.visibility == Visibility.PUBLIC:
@@ -450,11 +451,13 @@ class DispatchRules(CaseBase):
             f"team {s.team_id or '(none)'}, its owner, the team's manager or a dispatcher may"
         )
 
+    def _is_tier1_owner(self, actor: Actor) -> bool:
+        tier1 = self.status.tier1_owner
+        return tier1 is not None and tier1.engineer_id == actor.id
+
     def _on_the_team(self, actor: Actor) -> bool:
         s, scope = self.status, actor.scope
         if scope is None:
-            return True
-        if s.tier1_owner is not None and s.tier1_owner.engineer_id == actor.id:
             return True
         if s.team_id is None:
             return scope.tier == s.tier

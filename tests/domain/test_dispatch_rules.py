@@ -323,3 +323,18 @@ def test_hand_over_with_nobody_to_take_it_queues_the_issue() -> None:
     effects = case.hand_over(cmd, OwnerAnswer(team_id=T1, why="nobody on duty"), T0)
     assert EventKind.QUEUED in kinds(effects)
     assert case.status.owner is None and case.status.team_id == T1
+
+
+def test_the_tier1_owner_stays_the_customers_contact_while_tier2_works() -> None:
+    case = owned_by_alice()
+    case.acknowledge(AcknowledgeCommand(actor=OWNER), T0)
+    case.escalate(
+        EscalateCommand(actor=OWNER, to_tier=Tier.EXPERT, reason="QoS", summary="Reboot"),
+        T0,
+        FRANK,
+    )
+    case.check_comment(CommentCommand(actor=OWNER, body="Our experts are on it."))
+    with pytest.raises(CommandForbidden):
+        case.check_propose_resolution(ProposeResolutionCommand(actor=OWNER, summary="x"))
+    with pytest.raises(CommandForbidden):
+        case.check_comment(CommentCommand(actor=TEAMMATE, body="Hello"))
