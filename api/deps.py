@@ -73,12 +73,19 @@ async def _principal(session: AsyncSession, authorization: str | None) -> Princi
     await session.commit()  # end the read; objects stay loaded (expire_on_commit=False)
     if token is None:
         raise unauthorized("unknown or revoked token")
+    teams = reference_repo.EngineerTeams()
+    if token.engineer_id is not None:
+        teams = await reference_repo.engineer_teams(session, token.engineer_id)
+        await session.commit()
     return Principal(
         token_id=token.id,
         role=token.role,
         name=token.contact_name,
         organisation_id=token.organisation_id,
         engineer_id=token.engineer_id,
+        team_ids=teams.team_ids,
+        managed_team_ids=teams.managed_team_ids,
+        tier=teams.tier,
     )
 
 

@@ -21,6 +21,7 @@ from api.routes import (
     attachments,
     dispatch,
     health,
+    issue_dispatch,
     issue_page,
     issues,
     onsite,
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     install_openapi(app)
     _install_bound_handlers(app, settings)
     app.include_router(health.router)
+    # Before the issues router: /issues/bulk/assign is not /issues/{issue_id}/assign.
+    app.include_router(issue_dispatch.router)
     app.include_router(issues.router)
     app.include_router(issue_page.router)
     app.include_router(attachments.router)

@@ -62,7 +62,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 ERROR_DESCRIPTIONS = {
     400: "the body is not parseable (e.g. not JSON, or not UTF-8)",
     401: "missing, malformed or unknown credentials",
-    403: "the caller's role may not do this",
+    403: "the caller's role may not do this, or (a command) the caller may not act on this "
+    "issue: only its owner, the owning team's manager or a dispatcher may; `detail` says who",
     404: "no such resource (or not visible to the caller)",
     408: "the request body did not arrive in time",
     409: "the resource's state does not allow this; `detail` says why",

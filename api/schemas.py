@@ -255,7 +255,6 @@ class IssueRead(BaseModel):
     tier: Tier
     owner_id: str | None
     owner_name: str | None
-    team_id: str | None = None
     waiting_for: str | None
     contract_level: ContractLevel | None
     warranty_status: WarrantyStatus | None
@@ -286,6 +285,11 @@ class IssueRead(BaseModel):
     tracker_sync_pending: bool = False
     tracker_last_error: str | None = None
     tracker_attempts: int = 0
+    team_id: str | None = Field(
+        default=None, description="The accountable team: the owner's, or the queue's (staff)"
+    )
+    offered_to_id: str | None = Field(default=None, description="Offered to this engineer")
+    offer_expires_at: datetime | None = None
 
 
 SEQ_DESCRIPTION = (
@@ -380,6 +384,9 @@ class AcknowledgeBody(Request):
 class CommentBody(Request):
     body: Body
     visibility: Visibility = Visibility.PUBLIC
+    guidance: StrictBool = Field(
+        default=False, description="Internal advice from a higher tier that does not own it"
+    )
 
 
 class AssignBody(Request):
@@ -390,6 +397,7 @@ class AssignBody(Request):
 class EscalateBody(Request):
     to_tier: Annotated[StrictTier, Field(description="2 = domain experts, 3 = R&D")]
     reason: Body
+    summary: Body = Field(description="What was tried before escalating (internal)")
     engineer_id: Slug | None = Field(default=None, description="Omit to dispatch automatically")
     defect_key: DefectKey | None = Field(
         default=None, description="Tier 3 only: link this existing defect instead of creating one"
@@ -458,6 +466,48 @@ class ReapplyResult(BaseModel):
 
 class ReapplyReport(BaseModel):
     results: list[ReapplyResult]
+
+
+# --- dispatch: claims, offers, hand-offs, bulk assignment ----------------------------------
+
+
+class DeclineOfferBody(Request):
+    reason: Body | None = None
+
+
+class HandBackBody(Request):
+    guidance: Body = Field(description="What the tier-1 owner should do next (internal)")
+
+
+class HandOverBody(Request):
+    engineer_id: Slug = Field(description="The engineer going off duty")
+    reason: Body
+
+
+class EngineerHandOverBody(Request):
+    reason: Body
+
+
+class BulkAssignBody(Request):
+    issue_ids: Annotated[list[IssueId], Field(min_length=1, max_length=200)]
+    engineer_id: Slug
+    reason: Reason | None = None
+
+
+BulkOutcomeKind = Literal["assigned", "handed_over", "refused", "forbidden", "not_found"]
+
+
+class BulkOutcome(BaseModel):
+    """One issue's result in a bulk command: a refusal never fails the others."""
+
+    issue_id: str
+    outcome: BulkOutcomeKind
+    detail: str | None = None
+    issue: IssueRead | None = None
+
+
+class BulkReport(BaseModel):
+    results: list[BulkOutcome]
 
 
 # --- reference data -----------------------------------------------------------------------

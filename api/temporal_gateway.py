@@ -26,13 +26,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Problem, conflict, unavailable
+from api.errors import Problem, conflict, forbidden, unavailable
 from config.settings import Settings
 from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery
 from domain.ids import workflow_id_for
 from domain.models import CommandResult, IssueWorkflowInput
 from temporal_client import connect_temporal
-from workflows.issue import COMMAND_REJECTED, IssueWorkflow
+from workflows.issue import COMMAND_FORBIDDEN, COMMAND_REJECTED, IssueWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=10)
 PING_TIMEOUT = timedelta(seconds=3)
@@ -199,6 +199,8 @@ class TemporalGateway:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
                 raise conflict(cause.message) from exc
+            if isinstance(cause, ApplicationError) and cause.type == COMMAND_FORBIDDEN:
+                raise forbidden(cause.message) from exc
             raise conflict(f"the command failed: {cause}") from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:

@@ -513,7 +513,11 @@ class Driver:
                     life,
                     "escalate",
                     ENGINEER,
-                    {"to_tier": 3, "reason": "Firmware defect"},
+                    {
+                        "to_tier": 3,
+                        "reason": "Firmware defect",
+                        "summary": "Checked the logs and rebooted.",
+                    },
                     None,
                 )
                 linked = await self.until(

@@ -420,6 +420,9 @@ class IssueRow(Base):
     team_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
     owner_name: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
     tier1_owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    # Dispatch (issue 9): the engineer the issue is offered to, until when.
+    offered_to_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     contract_level: Mapped[ContractLevel | None] = mapped_column(
         StrEnumType(ContractLevel, 16), nullable=True
     )

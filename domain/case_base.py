@@ -38,9 +38,17 @@ REASSIGNABLE_STATES = frozenset(
     }
 )
 CUSTOMER_SIDE = frozenset({ActorKind.CUSTOMER, ActorKind.INTEGRATION})
+# Who may act on any issue whoever owns it: dispatchers route work, admins operate ITR, the
+# system runs the SLA's and the tracker's actions.
+ACTING_FOR_ANY_ISSUE = frozenset({ActorKind.DISPATCHER, ActorKind.ADMIN, ActorKind.SYSTEM})
 # Where a reopened defect pulls its issues back to R&D from (fixed or refused earlier).
 DEFECT_REOPEN_STATES = frozenset(
     {IssueState.IN_PROGRESS, IssueState.ESCALATED, IssueState.AWAITING_CONFIRMATION}
+)
+
+# Where an issue has (or waits for) an owner: registered, not yet closed or cancelled.
+OPEN_STATES_BUT_NEW = frozenset(
+    s for s in IssueState if s not in (IssueState.NEW, IssueState.CLOSED, IssueState.CANCELLED)
 )
 
 ESCALATABLE_STATES = frozenset({IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.ESCALATED})
@@ -48,6 +56,11 @@ ESCALATABLE_STATES = frozenset({IssueState.ASSIGNED, IssueState.IN_PROGRESS, Iss
 
 class CommandRejected(Exception):
     """A command the issue's current state does not allow; the message is shown to the client."""
+
+
+class CommandForbidden(CommandRejected):
+    """A command this actor may not give on this issue (not the owner, the owning team's
+    manager or a dispatcher): a 403 with the reason, where a state refusal is a 409."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,8 @@ class FollowUp:
     escalate_to: Tier | None = None
     raise_to: Severity | None = None
     reason: str = ""
+    # An offer expired or was declined: offer the issue to the next engineer of its team.
+    reoffer: bool = False
 
 
 @dataclass
@@ -86,12 +101,18 @@ def _waiting_for(status: IssueStatus) -> str:
         case IssueState.NEW:
             return "registration"
         case IssueState.ACCEPTED:
+            if status.offer is not None:
+                return f"{status.offer.engineer.engineer_name} to accept the offer"
+            if status.team_id is not None:
+                return f"a tier-1 engineer of team {status.team_id} to claim it"
             return "assignment to a tier-1 engineer"
         case IssueState.ASSIGNED:
             return f"first response by {owner}"
         case IssueState.IN_PROGRESS:
             return f"work by {owner}" if owner else "an owner"
         case IssueState.ESCALATED:
+            if not owner and status.offer is not None:
+                return f"{status.offer.engineer.engineer_name} to accept the offer"
             who = owner or f"a tier-{int(status.tier)} engineer to take it"
             return f"tier-{int(status.tier)} work by {who}" if owner else who
         case IssueState.WAITING_CUSTOMER:
@@ -131,6 +152,11 @@ class CaseBase:
         return self.seq
 
     def _update(self, **changes: Any) -> None:
+        owner = changes.get("owner")
+        if owner is not None and "team_id" not in changes:
+            # The accountable team follows the owner (a queue's team is set where it queues);
+            # an owner chosen without teams (older routing) leaves it unknown, never stale.
+            changes["team_id"] = owner.team_id
         status = self.status.model_copy(update=changes)
         self.status = status.model_copy(update={"waiting_for": _waiting_for(status)})
 
@@ -202,6 +228,40 @@ class CaseBase:
             )
         )
         self._update(revision=self.seq)
+
+    # --- who may act (issue 9) ---------------------------------------------------------------
+
+    def _has_authority(self, actor: Actor) -> bool:
+        """Whether the actor may change this issue's state: the owner, the owning team's
+        manager, a dispatcher (and admins, the system, customers for their own commands).
+        An actor without a scope was not resolved by the API (the system, or a command
+        recorded before these rules): not checked, so older histories replay unchanged."""
+        scope = actor.scope
+        if scope is None or actor.kind in CUSTOMER_SIDE or actor.kind in ACTING_FOR_ANY_ISSUE:
+            return True
+        s = self.status
+        if actor.kind == ActorKind.MANAGER and (
+            s.team_id is None or s.team_id in scope.managed_team_ids
+        ):
+            return True
+        return s.owner is not None and s.owner.engineer_id == actor.id
+
+    def _require_authority(self, actor: Actor, action: str) -> None:
+        if not self._has_authority(actor):
+            raise CommandForbidden(self._authority_refusal(actor, action))
+
+    def _authority_refusal(self, actor: Actor, action: str) -> str:
+        s = self.status
+        owner = (
+            f"its owner ({s.owner.engineer_name})"
+            if s.owner is not None
+            else "its owner (nobody owns it yet: claim it from the queue)"
+        )
+        manager = f"the manager of team {s.team_id}" if s.team_id else "a manager"
+        return (
+            f"{actor.name} cannot {action} issue {s.issue_id}: only {owner}, {manager} "
+            "or a dispatcher may"
+        )
 
     def _require_state(self, allowed: frozenset[IssueState], action: str) -> None:
         if self.status.state not in allowed:

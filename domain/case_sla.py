@@ -205,6 +205,7 @@ class SlaRules(CaseBase):
 
     def check_change_severity(self, cmd: ChangeSeverityCommand) -> None:
         self._require_state(OPEN_STATES, "change the severity of")
+        self._require_authority(cmd.actor, "change the severity of")
         if cmd.severity == self.status.severity:
             raise CommandRejected(f"the issue already has severity {int(cmd.severity)}")
         if self.status.sla is None:
@@ -245,6 +246,7 @@ class SlaRules(CaseBase):
 
     def check_reapply_sla(self, cmd: ReapplySlaCommand) -> None:
         self._require_state(OPEN_STATES, "re-apply the SLA policy to")
+        self._require_authority(cmd.actor, "re-apply the SLA policy to")
         if self.status.sla is None:
             raise CommandRejected("the issue is not registered yet; try again in a moment")
 

@@ -89,6 +89,7 @@ class TrackerRules(CaseBase):
             )
         if self.status.defect_key is not None:
             raise CommandRejected(f"the issue is already linked to {self.status.defect_key}")
+        self._require_authority(cmd.actor, "link a defect to")
 
     def wants_defect(self) -> bool:
         """Escalated to R&D with a tracker but no defect yet: one must be created."""
@@ -150,6 +151,7 @@ class TrackerRules(CaseBase):
                 "only an issue waiting on R&D needs its defect; "
                 f"this one is {self.status.state.value} at tier {int(self.status.tier)}"
             )
+        self._require_authority(cmd.actor, "retry the tracker sync of")
 
     def retry_tracker_sync(self, cmd: RetryTrackerSyncCommand, now: datetime) -> Effects:
         """Clear the error and record who retried; the workflow then creates the defect again."""

@@ -185,6 +185,15 @@ class EventKind(StrEnum):
     PART_DELIVERED = "part_delivered"
     PART_INSTALLED = "part_installed"
     PART_RETURNED = "part_returned"
+    # Dispatch (issue 9): queues, claims, offers and hand-offs between owners.
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    OFFERED = "offered"
+    OFFER_ACCEPTED = "offer_accepted"
+    OFFER_DECLINED = "offer_declined"
+    OFFER_EXPIRED = "offer_expired"
+    HANDED_BACK = "handed_back"
+    HANDED_OVER = "handed_over"
 
 
 # The SLA's own timeline entries: bookkeeping that never moves the clocks itself, and what

@@ -11,21 +11,23 @@ lifecycle itself and is the one class the workflow uses.
 """
 
 from datetime import datetime
-from typing import Any
 
 from domain.case_base import (
     CUSTOMER_SIDE,
     REASSIGNABLE_STATES,
     WORKING_STATES,
+    CommandForbidden,
     CommandRejected,
     Effects,
     FollowUp,
 )
+from domain.case_dispatch import DispatchRules
 from domain.case_onsite import OnsiteRules
 from domain.case_sla import SlaRules
 from domain.case_tracker import TrackerRules, defect_outcome_applies
 from domain.enums import (
     OPEN_STATES,
+    ActorKind,
     ClosureOutcome,
     EventKind,
     IssueState,
@@ -47,6 +49,7 @@ from domain.models import (
     IssueIntake,
     IssueStatus,
     LifecycleConfig,
+    OwnerAnswer,
     OwnerChoice,
     ProposeResolutionCommand,
     ReopenCommand,
@@ -56,9 +59,9 @@ from domain.sla import ResolvedPolicy
 from domain.sla_tracking import IssueSla
 
 
-class IssueCase(SlaRules, TrackerRules, OnsiteRules):
-    """The whole lifecycle: construction, the automatic steps and the commands (the SLA,
-    tracker and on-site rules come from their own modules)."""
+class IssueCase(DispatchRules, SlaRules, TrackerRules, OnsiteRules):
+    """The whole lifecycle: construction, the automatic steps and the commands (the dispatch,
+    SLA, tracker and on-site rules come from their own modules)."""
 
     # --- construction ------------------------------------------------------------------
 
@@ -134,39 +137,10 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
         )
         return effects
 
-    def _take_owner(
-        self, effects: Effects, owner: OwnerChoice, now: datetime, actor: Actor, reason: str
-    ) -> None:
-        previous = self.status.state
-        changes: dict[str, Any] = {"owner": owner}
-        if owner.tier == Tier.FRONTLINE:
-            changes["tier1_owner"] = owner
-        first = previous == IssueState.ACCEPTED
-        if first:
-            changes["state"] = IssueState.ASSIGNED
-            changes["assigned_at"] = now
-        self._update(**changes)
-        self._event(
-            effects,
-            EventKind.ASSIGNED if first else EventKind.REASSIGNED,
-            now,
-            actor,
-            from_state=previous,
-            summary=f"owner: {owner.engineer_name} (tier {int(owner.tier)}); {reason}",
-            data={"engineer_id": owner.engineer_id, "tier": int(owner.tier)},
-        )
-        self._notify(
-            effects,
-            "issue_assigned",
-            now,
-            Audience(engineer_id=owner.engineer_id),
-            f"{self.status.issue_id} is yours: {self.status.title}",
-            {"severity": int(self.status.severity)},
-        )
-
     def on_time(self, now: datetime) -> Effects:
         """Fire everything due at `now`: SLA breaches, the confirmation reminder, auto-close."""
         effects = self.sla_due(now)
+        effects.extend(self.offer_due(now))
         s = self.status
         if s.state == IssueState.AWAITING_CONFIRMATION:
             if s.auto_close_at is not None and s.auto_close_at <= now:
@@ -218,6 +192,8 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
             checkpoint = s.sla.next_checkpoint
             if checkpoint is not None:
                 candidates.append(checkpoint)
+        if s.state in OPEN_STATES and s.offer is not None:
+            candidates.append(s.offer.expires_at)
         if s.state == IssueState.AWAITING_CONFIRMATION:
             if s.auto_close_at is not None:
                 candidates.append(s.auto_close_at)
@@ -231,14 +207,17 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
 
     def check_acknowledge(self, cmd: AcknowledgeCommand) -> None:
         self._require_state(frozenset({IssueState.ASSIGNED}), "acknowledge")
+        self._require_authority(cmd.actor, "acknowledge")
 
     def check_comment(self, cmd: CommentCommand) -> None:
         self._require_state(OPEN_STATES | {IssueState.CLOSED}, "comment on")
         if cmd.visibility == Visibility.INTERNAL and cmd.actor.kind in CUSTOMER_SIDE:
             raise CommandRejected("customers cannot write internal comments")
+        self._require_comment_right(cmd)
 
     def check_assign(self, cmd: AssignCommand) -> None:
         self._require_state(REASSIGNABLE_STATES, "assign")
+        self._require_authority(cmd.actor, "assign")
         owner = self.status.owner
         if owner is not None and owner.engineer_id == cmd.engineer.engineer_id:
             raise CommandRejected(f"{cmd.engineer.engineer_name} already owns this issue")
@@ -254,6 +233,7 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
             frozenset({IssueState.ASSIGNED, IssueState.IN_PROGRESS, IssueState.ESCALATED}),
             "escalate",
         )
+        self._require_authority(cmd.actor, "escalate")
         if cmd.to_tier <= self.status.tier:
             raise CommandRejected(
                 f"the issue is already at tier {int(self.status.tier)}; "
@@ -268,29 +248,40 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
             if cmd.to_tier != Tier.RND:
                 raise CommandRejected("only an escalation to tier 3 (R&D) can name a defect")
             self._require_tracker()
+        manual = cmd.actor.kind != ActorKind.SYSTEM and cmd.actor.scope is not None
+        if manual and cmd.summary is None:
+            raise CommandRejected(
+                "an escalation needs a summary of what was tried, besides the reason"
+            )
 
     def check_request_info(self, cmd: RequestInfoCommand) -> None:
         self._require_state(WORKING_STATES, "request information on")
+        self._require_authority(cmd.actor, "request information on")
 
     def check_customer_reply(self, cmd: CustomerReplyCommand) -> None:
         self._require_state(frozenset({IssueState.WAITING_CUSTOMER}), "reply to")
+        self._require_authority(cmd.actor, "reply on")
 
     def check_propose_resolution(self, cmd: ProposeResolutionCommand) -> None:
         self._require_state(WORKING_STATES, "propose a resolution for")
+        self._require_authority(cmd.actor, "propose a resolution for")
 
     def check_confirm_closure(self, cmd: ConfirmClosureCommand) -> None:
         self._require_state(frozenset({IssueState.AWAITING_CONFIRMATION}), "confirm closure of")
+        self._require_authority(cmd.actor, "confirm closure of")
         if not cmd.accept and cmd.comment is None:
             raise CommandRejected("a rejection needs a comment saying what is still wrong")
 
     def check_reopen(self, cmd: ReopenCommand, now: datetime) -> None:
         self._require_state(frozenset({IssueState.CLOSED}), "reopen")
+        self._require_authority(cmd.actor, "reopen")
         until = self.status.reopen_until
         if self.status.archived_at is not None or (until is not None and now > until):
             raise CommandRejected(f"the reopen window ended at {until}")
 
     def check_cancel(self, cmd: CancelCommand) -> None:
         self._require_state(OPEN_STATES, "cancel")
+        self._require_authority(cmd.actor, "cancel")
 
     # --- commands: effects -------------------------------------------------------------
 
@@ -322,13 +313,19 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
             and self.status.first_response_at is None
         ):
             self._update(first_response_at=now)
+        data: dict[str, str | int | None] = {
+            "comment_id": effects.comment.comment_id if effects.comment else None
+        }
+        if cmd.guidance:
+            data["guidance"] = 1
         self._event(
             effects,
             EventKind.COMMENTED,
             now,
             cmd.actor,
             visibility=cmd.visibility,
-            data={"comment_id": effects.comment.comment_id if effects.comment else None},
+            summary="guidance" if cmd.guidance else "",
+            data=data,
         )
         if customer:
             self._notify(
@@ -354,26 +351,52 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
         self._take_owner(effects, cmd.engineer, now, cmd.actor, cmd.reason or "assigned manually")
         return effects
 
-    def escalate(self, cmd: EscalateCommand, now: datetime, owner: OwnerChoice | None) -> Effects:
-        """Escalate to `cmd.to_tier`; `owner` is the named or dispatched engineer, if any."""
+    def escalate(
+        self,
+        cmd: EscalateCommand,
+        now: datetime,
+        owner: OwnerChoice | None,
+        answer: OwnerAnswer | None = None,
+    ) -> Effects:
+        """Escalate to `cmd.to_tier`; `owner` is the named or dispatched engineer, if any
+        (`answer`, when routed, says which team's queue takes it if nobody qualifies). An
+        owner whose team wants offers gets the issue offered; the reason and the summary of
+        what was tried stay internal (customers read a neutral line)."""
         self.check_escalate(cmd)
         effects = Effects()
         previous = self.status.state
-        self._update(state=IssueState.ESCALATED, tier=cmd.to_tier, owner=owner, escalated_at=now)
+        offered = owner is not None and owner.offer_timeout is not None
+        queue = answer.team_id if answer is not None and owner is None else None
+        changes: dict[str, object] = {}
+        if owner is None:  # the target tier's queue (unknown without one), never tier 1's team
+            changes["team_id"] = queue
+        self._update(
+            state=IssueState.ESCALATED,
+            tier=cmd.to_tier,
+            owner=None if offered else owner,
+            offer=None,
+            declined_ids=(),
+            escalated_at=now,
+            **changes,
+        )
+        tried = f"; tried: {cmd.summary[:500]}" if cmd.summary else ""
         self._event(
             effects,
             EventKind.ESCALATED,
             now,
             cmd.actor,
             from_state=previous,
-            summary=f"to tier {int(cmd.to_tier)}: {cmd.reason}",
+            summary=f"to tier {int(cmd.to_tier)}: {cmd.reason}{tried}",
             data={
                 "tier": int(cmd.to_tier),
                 "engineer_id": owner.engineer_id if owner else None,
                 "reason": cmd.reason[:500],
+                **({"summary": cmd.summary[:2000]} if cmd.summary else {}),
             },
         )
-        if owner is not None:
+        if owner is not None and offered:
+            self._offer(effects, owner, now, cmd.actor, f"escalated: {cmd.reason[:200]}")
+        elif owner is not None:
             self._notify(
                 effects,
                 "issue_escalated",
@@ -383,11 +406,23 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
                 {"reason": cmd.reason[:500]},
             )
         else:
+            if queue is not None:
+                why = (answer.why if answer else None) or "nobody is available"
+                self._event(
+                    effects,
+                    EventKind.QUEUED,
+                    now,
+                    SYSTEM_ACTOR,
+                    visibility=Visibility.INTERNAL,
+                    summary=f"waits in the queue of team {queue} for a tier-"
+                    f"{int(cmd.to_tier)} engineer: {why[:500]}",
+                    data={"team_id": queue, "tier": int(cmd.to_tier), "why": why[:500]},
+                )
             self._notify(
                 effects,
                 "issue_escalated_unowned",
                 now,
-                Audience(owner_manager=True),
+                Audience(owner_manager=True, team_id=queue, dispatchers=queue is not None),
                 f"{self.status.issue_id} escalated to tier {int(cmd.to_tier)} with no engineer "
                 "available",
             )
@@ -600,6 +635,7 @@ class IssueCase(SlaRules, TrackerRules, OnsiteRules):
 
 
 __all__ = [
+    "CommandForbidden",
     "CommandRejected",
     "Effects",
     "FollowUp",

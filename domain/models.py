@@ -37,12 +37,23 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ActorScope(Contract):
+    """What the API resolved about a staff caller from the database: the teams it works in
+    and manages, and its tier. The domain's ownership rules read it; an actor without a
+    scope (the system, or a command recorded before the rules existed) is not checked."""
+
+    team_ids: tuple[str, ...] = ()
+    managed_team_ids: tuple[str, ...] = ()
+    tier: Tier | None = None
+
+
 class Actor(Contract):
     """Who issued a command; recorded on the timeline."""
 
     kind: ActorKind
     id: Identifier
     name: ShortText
+    scope: ActorScope | None = None
 
 
 SYSTEM_ACTOR = Actor(kind=ActorKind.SYSTEM, id="itr", name="ITR")
@@ -109,6 +120,13 @@ class OwnerChoice(Contract):
     offer_timeout: timedelta | None = None
 
 
+class Offer(Contract):
+    """The issue offered to one engineer, who accepts or declines before `expires_at`."""
+
+    engineer: OwnerChoice
+    expires_at: datetime
+
+
 class IssueStatus(Contract):
     """The live state of an issue: the workflow query result and the read-model projection."""
 
@@ -127,6 +145,10 @@ class IssueStatus(Contract):
     # owns the issue. None in histories recorded before teams were routed.
     team_id: str | None = None
     tier1_owner: OwnerChoice | None = None
+    # The open offer, and who declined or let an offer expire since the issue last had an
+    # owner (the next choice excludes them).
+    offer: Offer | None = None
+    declined_ids: tuple[str, ...] = ()
     entitlement: Entitlement | None = None
     sla: IssueSla | None = None
     waiting_for: str = ""
@@ -204,7 +226,9 @@ class Audience(Contract):
     owner_manager: bool = False
     reporter: bool = False
     engineer_id: str | None = None
-    # Everyone holding a live dispatcher token (on-site service: a missed visit).
+    # The managers of this team (the queue an unowned issue waits in); and everyone holding
+    # a live dispatcher token (an unowned issue, a missed on-site visit).
+    team_id: str | None = None
     dispatchers: bool = False
 
 
@@ -243,6 +267,8 @@ class AcknowledgeCommand(Command):
 class CommentCommand(Command):
     body: Text
     visibility: Visibility = Visibility.PUBLIC
+    # Advice from a higher tier on an issue it does not own (always internal).
+    guidance: bool = False
 
 
 class AssignCommand(Command):
@@ -255,6 +281,37 @@ class EscalateCommand(Command):
     reason: Text
     engineer: OwnerChoice | None = None
     defect_key: DefectKey | None = None
+    # What was tried before escalating (internal, like the reason); required from people.
+    summary: Text | None = None
+
+
+class ClaimCommand(Command):
+    """Take an unowned issue from its team's queue; `engineer` is the claimant as owner."""
+
+    engineer: OwnerChoice
+
+
+class AcceptOfferCommand(Command):
+    """The engineer the issue is offered to takes it."""
+
+
+class DeclineOfferCommand(Command):
+    """The engineer the issue is offered to passes; it is offered to the next one."""
+
+    reason: Text | None = None
+
+
+class HandBackCommand(Command):
+    """The tier-2 owner returns the issue to its tier-1 owner, with guidance."""
+
+    guidance: Text
+
+
+class HandOverCommand(Command):
+    """Move the issue away from an engineer going off duty (their substitute first)."""
+
+    engineer_id: Identifier
+    reason: Text
 
 
 class RetryTrackerSyncCommand(Command):

@@ -28,23 +28,28 @@ with workflow.unsafe.imports_passed_through():
         Tier,
     )
     from domain.ids import ISSUE_CANCELLED_SIGNAL, PART_WORKFLOW_TYPE, VISIT_WORKFLOW_TYPE
-    from domain.lifecycle import CommandRejected, Effects, FollowUp, IssueCase
+    from domain.lifecycle import CommandForbidden, CommandRejected, Effects, FollowUp, IssueCase
     from domain.models import (
         SYSTEM_ACTOR,
+        AcceptOfferCommand,
         AcknowledgeCommand,
         AssignCommand,
         CancelCommand,
         ChangeSeverityCommand,
+        ClaimCommand,
         CommandResult,
         CommentCommand,
         ConfirmClosureCommand,
         CreateDefectInput,
         CustomerReplyCommand,
+        DeclineOfferCommand,
         DefectChange,
         DefectComment,
         DefectLink,
         EntitlementQuery,
         EscalateCommand,
+        HandBackCommand,
+        HandOverCommand,
         IssueOutcome,
         IssueStatus,
         IssueWorkflowInput,
@@ -52,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         LinkDefectInput,
         MirrorCommentInput,
         Notification,
-        OwnerChoice,
+        OwnerAnswer,
         OwnerQuery,
         ProductQuery,
         ProposeResolutionCommand,
@@ -79,6 +84,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import updates_for
 
 COMMAND_REJECTED = "CommandRejected"
+# The actor may not give this command on this issue (the API answers 403, not 409).
+COMMAND_FORBIDDEN = "CommandForbidden"
 READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A read-model call takes milliseconds (a database busy beyond its 5 s lock wait fails and
 # retries). The timeout is what a worker killed mid-call costs: the call is only retried
@@ -107,13 +114,21 @@ IMPACT_PATCH = "mirror-impact-to-tracker"
 # outage of the webhook or Jira held back every SLA timer. They now carry that work into the
 # next run instead; histories recorded before (tests/replay/histories/v1) still drain.
 CARRY_PATCH = "carry-background-work"
+# Intake that finds nobody (or an offer) queues the issue in its team or offers it, with a
+# timeline entry; histories recorded before only told the managers.
+QUEUE_PATCH = "dispatch-queue-and-offers"
 # How long a due continue-as-new waits for background work in flight before carrying it over.
 CARRY_AFTER = timedelta(minutes=1)
 
 
-def rejected(reason: str) -> ApplicationError:
-    """The error the API turns into 409 with this reason."""
-    return ApplicationError(reason, type=COMMAND_REJECTED, non_retryable=True)
+def rejected(reason: str, *, forbidden: bool = False) -> ApplicationError:
+    """The error the API turns into 409 (403 when forbidden) with this reason."""
+    kind = COMMAND_FORBIDDEN if forbidden else COMMAND_REJECTED
+    return ApplicationError(reason, type=kind, non_retryable=True)
+
+
+def refusal(exc: CommandRejected) -> ApplicationError:
+    return rejected(str(exc), forbidden=isinstance(exc, CommandForbidden))
 
 
 @workflow.defn
@@ -294,8 +309,10 @@ class IssueWorkflow:
             link = None
             if cmd.defect_key is not None:  # linked before anything changes: refusal is clean
                 link = await self._link_in_tracker(cmd.defect_key)
-            owner = cmd.engineer or await self._choose_owner(cmd.to_tier)
-            result = await self._execute(lambda now: self._case.escalate(cmd, now, owner))
+            answer = await self._escalation_answer(cmd)
+            result = await self._execute(
+                lambda now: self._case.escalate(cmd, now, answer.owner, answer)
+            )
             if link is not None:
                 await self._apply(self._case.link_defect(link, workflow.now(), cmd.actor))
                 result = result.model_copy(update={"status": self._case.status})
@@ -340,7 +357,7 @@ class IssueWorkflow:
         fits the issue (late, duplicated, out of order) is recorded and ignored, never failed."""
         async with self._turn():
             tier = self._case.tier_taking_over(change)
-            owner = await self._choose_owner(tier) if tier is not None else None
+            owner = (await self._choose_owner(tier)).owner if tier is not None else None
             await self._apply(self._case.defect_changed(change, workflow.now(), owner))
             self._changed = True
 
@@ -531,6 +548,76 @@ class IssueWorkflow:
             retry_policy=READ_MODEL_RETRY,
         )
 
+    # --- dispatch: claims, offers, hand-back, hand-over (issue 9) ---------------------------
+
+    @workflow.update
+    async def claim(self, cmd: ClaimCommand) -> CommandResult:
+        """Take the issue from its team's queue. Of two claims validated together, the first
+        handler to run reserves the issue at once (before waiting for its turn), so the
+        other is refused with the reason: exactly one wins."""
+        self._check(lambda: self._case.check_claim(cmd))
+        self._case.reserve_claim(cmd)
+        try:
+            return await self._command(lambda now: self._case.claim(cmd, now))
+        finally:
+            self._case.release_claim()
+
+    @claim.validator
+    def _validate_claim(self, cmd: ClaimCommand) -> None:
+        self._check(lambda: self._case.check_claim(cmd))
+
+    @workflow.update
+    async def accept_offer(self, cmd: AcceptOfferCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.accept_offer(cmd, now))
+
+    @accept_offer.validator
+    def _validate_accept_offer(self, cmd: AcceptOfferCommand) -> None:
+        self._check(lambda: self._case.check_accept_offer(cmd, workflow.now()))
+
+    @workflow.update
+    async def decline_offer(self, cmd: DeclineOfferCommand) -> CommandResult:
+        """Pass: the issue is offered to the next engineer (or queued) in the same update."""
+        return await self._command(lambda now: self._case.decline_offer(cmd, now))
+
+    @decline_offer.validator
+    def _validate_decline_offer(self, cmd: DeclineOfferCommand) -> None:
+        self._check(lambda: self._case.check_decline_offer(cmd))
+
+    @workflow.update
+    async def hand_back(self, cmd: HandBackCommand) -> CommandResult:
+        return await self._command(lambda now: self._case.hand_back(cmd, now))
+
+    @hand_back.validator
+    def _validate_hand_back(self, cmd: HandBackCommand) -> None:
+        self._check(lambda: self._case.check_hand_back(cmd))
+
+    @workflow.update
+    async def hand_over(self, cmd: HandOverCommand) -> CommandResult:
+        """Move the issue away from an engineer going off duty: their substitute is asked
+        first; the next owner is chosen before the engineer is released."""
+        async with self._turn():
+            self._check(lambda: self._case.check_hand_over(cmd))
+            answer = await self._choose_owner(
+                self._case.status.tier,
+                exclude=(cmd.engineer_id,),
+                substitute_for=cmd.engineer_id,
+            )
+            return await self._execute(lambda now: self._case.hand_over(cmd, answer, now))
+
+    @hand_over.validator
+    def _validate_hand_over(self, cmd: HandOverCommand) -> None:
+        self._check(lambda: self._case.check_hand_over(cmd))
+
+    async def _reoffer(self, reason: str) -> None:
+        """An offer expired or was declined: the next engineer of the same team, or its queue."""
+        if not self._case.wants_reoffer():
+            return
+        status = self._case.status
+        answer = await self._choose_owner(
+            status.tier, team_id=status.team_id, exclude=status.declined_ids
+        )
+        await self._apply(self._case.reoffer(answer, workflow.now(), reason))
+
     # --- internals -----------------------------------------------------------------------
 
     def _check(self, check: Callable[[], None]) -> None:
@@ -538,7 +625,7 @@ class IssueWorkflow:
         try:
             check()
         except CommandRejected as exc:
-            raise rejected(str(exc)) from None
+            raise refusal(exc) from None
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -573,7 +660,7 @@ class IssueWorkflow:
             effects.extend(step(now))
         except CommandRejected as exc:
             await self._apply(effects)
-            raise rejected(str(exc)) from None
+            raise refusal(exc) from None
         await self._apply(effects)
         self._changed = True
         return CommandResult(
@@ -597,8 +684,12 @@ class IssueWorkflow:
         )
         policy = await self._resolve_policy(intake.severity, entitlement.level)
         await self._apply(self._case.accept(entitlement, workflow.now(), policy))
-        owner = await self._choose_owner(Tier.FRONTLINE)
-        if owner is None:
+        answer = await self._choose_owner(Tier.FRONTLINE)
+        owner = answer.owner
+        routed = owner is None or owner.offer_timeout is not None
+        if routed and workflow.patched(QUEUE_PATCH):
+            await self._apply(self._case.queue_or_assign(answer, workflow.now()))
+        elif owner is None:
             await self._apply(self._case.no_owner_available(workflow.now(), Tier.FRONTLINE))
         else:
             await self._apply(self._case.assign_initial(owner, workflow.now()))
@@ -686,6 +777,8 @@ class IssueWorkflow:
             await self._escalate_on_breach(follow_up.escalate_to, follow_up.reason)
         if follow_up.raise_to is not None:
             await self._raise_on_breach(follow_up.raise_to, follow_up.reason)
+        if follow_up.reoffer:
+            await self._reoffer(follow_up.reason)
         self._changed = True
 
     async def _escalate_on_breach(self, tier: Tier, reason: str) -> None:
@@ -694,10 +787,17 @@ class IssueWorkflow:
             self._case.check_escalate(cmd)
         except CommandRejected:
             return
-        owner = await self._choose_owner(tier)
-        await self._apply(self._case.escalate(cmd, workflow.now(), owner))
+        answer = await self._escalation_answer(cmd)
+        await self._apply(self._case.escalate(cmd, workflow.now(), answer.owner, answer))
         if self._case.needs_defect_creation():
             self._start_defect_creation()
+
+    async def _escalation_answer(self, cmd: EscalateCommand) -> OwnerAnswer:
+        """Who takes an escalation, by hand or on a budget breach alike: the named engineer,
+        or the routing rules at the target tier (its team's queue when nobody qualifies)."""
+        if cmd.engineer is not None:
+            return OwnerAnswer(owner=cmd.engineer)
+        return await self._choose_owner(cmd.to_tier)
 
     async def _raise_on_breach(self, severity: Severity, reason: str) -> None:
         cmd = ChangeSeverityCommand(actor=SYSTEM_ACTOR, severity=severity, reason=reason)
@@ -708,18 +808,37 @@ class IssueWorkflow:
         policy = await self._resolve_policy(severity)
         await self._apply(self._case.change_severity(cmd, policy, workflow.now()))
 
-    async def _choose_owner(self, tier: Tier) -> OwnerChoice | None:
-        answer = await workflow.execute_activity_method(
+    async def _choose_owner(
+        self,
+        tier: Tier,
+        *,
+        team_id: str | None = None,
+        exclude: tuple[str, ...] = (),
+        substitute_for: str | None = None,
+    ) -> OwnerAnswer:
+        """Ask the routing rules for an owner at `tier`, with everything they match on.
+
+        Retried by Temporal until it answers: a hand-off is taken only after, so while the
+        choice fails the previous owner keeps the issue."""
+        status, intake = self._case.status, self._input.intake
+        return await workflow.execute_activity_method(
             ReadModelActivities.choose_owner,
             OwnerQuery(
-                issue_id=self._case.status.issue_id,
-                product_id=self._case.status.product_id,
+                issue_id=status.issue_id,
+                product_id=status.product_id,
                 tier=tier,
+                organisation_id=status.organisation_id,
+                category=status.category,
+                severity=status.severity,
+                service_mode=status.service_mode,
+                channel=intake.channel,
+                exclude_engineer_ids=exclude,
+                team_id=team_id,
+                substitute_for=substitute_for,
             ),
             start_to_close_timeout=READ_MODEL_TIMEOUT,
             retry_policy=READ_MODEL_RETRY,
         )
-        return answer.owner
 
     async def _apply(self, effects: Effects) -> None:
         """Record first (read-your-writes for the API), then announce in the background."""

@@ -184,9 +184,12 @@ async def comment(
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandResponse:
-    """Add a comment; internal comments are for staff and never shown to customers."""
+    """Add a comment; internal comments are for staff and never shown to customers, and
+    `guidance` (internal) is a higher tier's advice on an issue it does not own."""
     principal.require(EVERYONE, "comment")
-    command = CommentCommand(actor=principal.actor, body=body.body, visibility=body.visibility)
+    command = CommentCommand(
+        actor=principal.actor, body=body.body, visibility=body.visibility, guidance=body.guidance
+    )
     return await _command(
         principal, session, temporal, issue_id, IssueWorkflow.comment, command, idempotency_key
     )
@@ -230,6 +233,7 @@ async def escalate(
         reason=body.reason,
         engineer=engineer,
         defect_key=body.defect_key,
+        summary=body.summary,
     )
     return await _command(
         principal, session, temporal, issue_id, IssueWorkflow.escalate, command, idempotency_key

@@ -46,7 +46,16 @@ def issue_view(row: IssueRow, principal: Principal) -> IssueRead:
     issue = IssueRead.model_validate(row)
     if principal.role in STAFF:
         return issue
-    return issue.model_copy(update={"tracker_sync_error": None, "tracker_last_error": None})
+    return issue.model_copy(
+        update={
+            "tracker_sync_error": None,
+            "tracker_last_error": None,
+            # Routing is internal: which team, which engineer was offered it.
+            "team_id": None,
+            "offered_to_id": None,
+            "offer_expires_at": None,
+        }
+    )
 
 
 def issue_id_for(scope: str, idempotency_key: str) -> str:
@@ -244,7 +253,12 @@ async def engineer_choice(session: AsyncSession, engineer_id: str, field: str) -
     engineer = await reference_repo.get_engineer(session, engineer_id)
     if engineer is None or not engineer.active:
         raise invalid(field, f"unknown or inactive engineer '{engineer_id}'")
-    return OwnerChoice(engineer_id=engineer.id, engineer_name=engineer.name, tier=engineer.tier)
+    return OwnerChoice(
+        engineer_id=engineer.id,
+        engineer_name=engineer.name,
+        tier=engineer.tier,
+        team_id=engineer.team_id,
+    )
 
 
 def command_update_id(principal: Principal, update_name: str, idempotency_key: str) -> str:
@@ -257,8 +271,10 @@ def command_update_id(principal: Principal, update_name: str, idempotency_key: s
 def command_fingerprint(name: str, issue_id: str, command: BaseModel) -> str:
     """What makes two keyed commands the same request: command, issue and the validated
     command (canonical: whitespace trimmed, defaults filled, the caller as its actor)."""
+    # The caller's teams travel with the command but do not make it another request.
+    body = command.model_dump(mode="json", exclude={"actor": {"scope"}})
     canonical = json.dumps(
-        {"command": name, "issue_id": issue_id, "body": command.model_dump(mode="json")},
+        {"command": name, "issue_id": issue_id, "body": body},
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -41,6 +41,7 @@ CUSTOMER_LINES: dict[EventKind, Callable[[dict[str, Any]], str]] = {
     EventKind.REASSIGNED: lambda _: "Handed over to another engineer",
     EventKind.SEVERITY_CHANGED: _severity_changed,
     EventKind.DEFECT_REOPENED: lambda _: "Our R&D team is working on this again",
+    EventKind.HANDED_BACK: lambda _: "Back with your engineer",
 }
 """Public entries whose recorded summary is written for staff: what customers read instead."""
 
@@ -48,6 +49,7 @@ CUSTOMER_DATA: dict[EventKind, frozenset[str]] = {
     EventKind.ESCALATED: frozenset({"tier"}),
     EventKind.ASSIGNED: frozenset({"tier"}),
     EventKind.REASSIGNED: frozenset({"tier"}),
+    EventKind.HANDED_BACK: frozenset({"tier"}),
     EventKind.SEVERITY_CHANGED: frozenset({"from", "to"}),
     EventKind.ACCEPTED: frozenset({"contract_level", "warranty_status"}),
     EventKind.CLOSED: frozenset({"outcome", "satisfaction"}),

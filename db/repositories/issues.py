@@ -96,6 +96,8 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "owner_name": status.owner.engineer_name if status.owner else None,
         "team_id": status.team_id or (status.owner.team_id if status.owner else None),
         "tier1_owner_id": status.tier1_owner.engineer_id if status.tier1_owner else None,
+        "offered_to_id": status.offer.engineer.engineer_id if status.offer else None,
+        "offer_expires_at": status.offer.expires_at if status.offer else None,
         "contract_level": entitlement.level if entitlement else None,
         "warranty_status": entitlement.warranty_status if entitlement else None,
         "waiting_for": status.waiting_for,
@@ -523,3 +525,15 @@ async def count_open_by_owner(
         query = query.where(IssueRow.owner_id.in_(list(owner_ids)))
     result = await session.execute(query)
     return {owner_id: int(count) for owner_id, count in result if owner_id is not None}
+
+
+async def open_issue_ids_owned_by(session: AsyncSession, engineer_id: str) -> list[str]:
+    """The open issues an engineer owns or is offered, oldest first: what a hand-over moves
+    away."""
+    held = sa.or_(IssueRow.owner_id == engineer_id, IssueRow.offered_to_id == engineer_id)
+    result = await session.scalars(
+        sa.select(IssueRow.id)
+        .where(held, IssueRow.state.not_in(CLOSED_STATES))
+        .order_by(IssueRow.created_at, IssueRow.id)
+    )
+    return list(result)

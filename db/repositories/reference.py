@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -417,12 +418,14 @@ async def resolve_recipients(
         found.extend(await _engineers_as_recipients(session, [issue.owner_id]))
     if audience.owner_manager:
         found.extend(await _managers_for(session, issue))
+    if audience.team_id is not None:
+        found.extend(await _team_manager(session, audience.team_id))
+    if audience.dispatchers:
+        found.extend(await _dispatchers(session))
     if audience.reporter and issue is not None:
         found.append(await _reporter_of(session, issue))
     if audience.engineer_id is not None:
         found.extend(await _engineers_as_recipients(session, [audience.engineer_id]))
-    if audience.dispatchers:
-        found.extend(await _dispatchers(session))
     unique: dict[str, Recipient] = {}
     for recipient in found:
         unique.setdefault(recipient.id, recipient)
@@ -615,3 +618,37 @@ async def set_team_managers(
     for engineer_id in sorted(set(others) - {primary}):
         session.add(TeamManagerRow(team_id=team_id, engineer_id=engineer_id))
     await session.flush()
+
+
+# --- the teams a caller acts for (issue 9: ownership rules) -----------------------------------
+
+
+@dataclass(frozen=True)
+class EngineerTeams:
+    """The teams an engineer works in and manages, and their tier."""
+
+    team_ids: tuple[str, ...] = ()
+    managed_team_ids: tuple[str, ...] = ()
+    tier: Tier | None = None
+
+
+async def engineer_teams(session: AsyncSession, engineer_id: str) -> EngineerTeams:
+    """What the API passes to the domain with each command of this engineer: every team
+    they belong to (the primary one first) and every team they manage."""
+    engineer = await session.get(EngineerRow, engineer_id)
+    if engineer is None:
+        return EngineerTeams()
+    members = (await team_ids_of(session, [engineer_id])).get(engineer_id, [])
+    teams = [engineer.team_id, *(t for t in members if t != engineer.team_id)]
+    managed = await managed_team_ids(session, engineer_id)
+    return EngineerTeams(team_ids=tuple(teams), managed_team_ids=tuple(managed), tier=engineer.tier)
+
+
+async def _team_manager(session: AsyncSession, team_id: str) -> list[Recipient]:
+    """The managers of the queue an unowned issue waits in (primary and others)."""
+    team = await session.get(TeamRow, team_id)
+    ids = set(await team_manager_ids(session, team_id))
+    if team is not None and team.manager_id is not None:
+        ids.add(team.manager_id)
+    found = await _engineers_as_recipients(session, sorted(ids))
+    return found

@@ -85,7 +85,15 @@ async def test_tab_newline_and_return_are_ordinary_text(api: Api) -> None:
     ("command", "body", "field"),
     [
         ("comments", {"body": "a\x00b"}, "body"),
-        ("escalate", {"to_tier": 2, "reason": "needs \x00 experts"}, "reason"),
+        (
+            "escalate",
+            {
+                "to_tier": 2,
+                "reason": "needs \x00 experts",
+                "summary": "Checked the logs and rebooted.",
+            },
+            "reason",
+        ),
         ("assign", {"engineer_id": "bob", "reason": "\x00"}, "reason"),
         ("severity", {"severity": 1, "reason": "all \x00 sites"}, "reason"),
         ("request-info", {"question": "which \x08 version?"}, "question"),
@@ -194,8 +202,24 @@ async def test_a_severity_that_is_not_a_json_integer_is_a_422(api: Api, severity
     ("command", "body", "field"),
     [
         ("severity", {"severity": True, "reason": "all sites"}, "severity"),
-        ("escalate", {"to_tier": True, "reason": "needs experts"}, "to_tier"),
-        ("escalate", {"to_tier": "2", "reason": "needs experts"}, "to_tier"),
+        (
+            "escalate",
+            {
+                "to_tier": True,
+                "reason": "needs experts",
+                "summary": "Checked the logs and rebooted.",
+            },
+            "to_tier",
+        ),
+        (
+            "escalate",
+            {
+                "to_tier": "2",
+                "reason": "needs experts",
+                "summary": "Checked the logs and rebooted.",
+            },
+            "to_tier",
+        ),
         ("confirmation", {"accept": "yes"}, "accept"),
         ("confirmation", {"accept": 1}, "accept"),
         ("confirmation", {"accept": True, "satisfaction": True}, "satisfaction"),

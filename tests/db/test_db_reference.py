@@ -6,7 +6,7 @@ from db.repositories import issues as issue_repo
 from db.repositories import reference
 from db.repositories.reference import Recipient
 from db.session import Database
-from domain.enums import ActorKind, ContractLevel, IssueState, Tier, WarrantyStatus
+from domain.enums import ActorKind, ContractLevel, IssueState, Role, Tier, WarrantyStatus
 from domain.models import Actor, Audience, OwnerChoice
 from tests.db.builders import TODAY, add_issue, add_reference_data, intake
 
@@ -181,3 +181,40 @@ async def test_recipients_of_each_audience(database: Database) -> None:
             session, "NO-SUCH-ISSUE", Audience(owner=True, reporter=True, engineer_id="e2")
         )
         assert _ids(missing) == ["e2"]
+
+
+# --- dispatch (issue 9) --------------------------------------------------------------------------
+
+
+async def test_a_callers_teams_managed_teams_and_tier_come_from_the_engineer_rows(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        await add_reference_data(session)
+    async with database.session() as session:
+        manager = await reference.engineer_teams(session, "m1")
+        expert = await reference.engineer_teams(session, "x1")
+        nobody = await reference.engineer_teams(session, "no-such-engineer")
+    assert manager == reference.EngineerTeams(("t1a",), ("t1a",), Tier.FRONTLINE)
+    assert expert == reference.EngineerTeams(("t2",), (), Tier.EXPERT)
+    assert nobody == reference.EngineerTeams()
+
+
+async def test_a_queued_issue_reaches_its_teams_manager_and_the_dispatchers(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        await add_reference_data(session)
+        await reference.create_token(
+            session, "Dispatch desk", Role.DISPATCHER, "secret-dispatch", engineer_id="e4"
+        )
+        await add_issue(session, intake("QUEUED"), state=IssueState.ACCEPTED)
+        await add_issue(session, intake("HELD"), owner=E2, state=IssueState.IN_PROGRESS)
+        await add_issue(session, intake("DONE"), owner=E2, state=IssueState.CLOSED)
+    async with database.session() as session:
+        queued = await reference.resolve_recipients(
+            session, "QUEUED", Audience(team_id="t2", dispatchers=True)
+        )
+        held = await issue_repo.open_issue_ids_owned_by(session, "e2")
+    assert _ids(queued) == ["m3", "e4"]
+    assert held == ["HELD"]

@@ -115,14 +115,25 @@ async def open_issue(
     api: httpx.AsyncClient,
     key: str | None = None,
     headers: dict[str, str] = CUSTOMER,
+    owner: str | None = "alice",
     **changes: object,
 ) -> dict[str, object]:
+    """Open an issue; with `owner` (default alice, whose token ENGINEER is) an admin assigns
+    it to them when dispatch chose a colleague, since only the owner acts on an issue."""
     extra = {"Idempotency-Key": key} if key else {}
     response = await api.post(
         "/issues", json={**NEW_ISSUE, **changes}, headers={**headers, **extra}
     )
     assert response.status_code in (200, 201), response.text
     body: dict[str, object] = response.json()
+    if owner is not None and body.get("owner_id") not in (None, owner):
+        assigned = await api.post(
+            f"/issues/{body['id']}/assign",
+            json={"engineer_id": owner, "reason": "the test's owner"},
+            headers=ADMIN,
+        )
+        assert assigned.status_code == 200, assigned.text
+        body = assigned.json()["issue"]
     return body
 
 

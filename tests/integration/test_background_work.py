@@ -122,7 +122,11 @@ async def test_a_breach_fires_on_time_while_tracker_and_webhook_are_down_at_cont
     deadline = at(str(issue["created_at"])) + FIRST_RESPONSE  # 24x7: plain arithmetic
     escalated = await api.post(
         f"/issues/{issue_id}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text

@@ -10,6 +10,7 @@ import pytest
 from tests.integration.conftest import (
     CUSTOMER,
     ENGINEER,
+    MANAGER,
     Stack,
     eventually,
     issue_detail,
@@ -25,8 +26,10 @@ ESCALATE_REASON = "Frontline suspects the customer's QoS config is the culprit"
 SECRETS = ("drowning", "CEO is shouting", "QoS config is the culprit")
 
 
-async def command(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await api.post(path, json=body, headers=ENGINEER)
+async def command(
+    api: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str] = ENGINEER
+) -> dict[str, Any]:
+    response = await api.post(path, json=body, headers=headers)
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
@@ -45,11 +48,20 @@ async def escalated_issue(stack: Stack) -> tuple[httpx.AsyncClient, str]:
     base = f"/issues/{issue_id}"
     await command(api, f"{base}/assign", {"engineer_id": "bob", "reason": ASSIGN_REASON})
     await command(api, f"{base}/comments", {"body": "Check QoS first", "visibility": "internal"})
-    await command(api, f"{base}/severity", {"severity": 1, "reason": SEVERITY_REASON})
+    # Bob owns it now: his team's manager re-rates and escalates it.
+    await command(
+        api, f"{base}/severity", {"severity": 1, "reason": SEVERITY_REASON}, headers=MANAGER
+    )
     await command(
         api,
         f"{base}/escalate",
-        {"to_tier": 2, "reason": ESCALATE_REASON, "engineer_id": "frank"},
+        {
+            "to_tier": 2,
+            "reason": ESCALATE_REASON,
+            "summary": "Checked the logs and rebooted.",
+            "engineer_id": "frank",
+        },
+        headers=MANAGER,
     )
     return api, issue_id
 

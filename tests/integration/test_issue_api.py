@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from tests.integration.conftest import (
     CUSTOMER,
     ENGINEER,
+    EXPERT,
     MANAGER,
     OTHER_CUSTOMER,
     Stack,
@@ -188,23 +189,31 @@ async def test_escalation_waiting_and_rejection_through_the_api(stack: Stack) ->
     await api.post(f"/issues/{issue_id}/acknowledge", json={}, headers=ENGINEER)
     escalated = await api.post(
         f"/issues/{issue_id}/escalate",
-        json={"to_tier": 2, "reason": "Needs a QoS expert"},
+        json={
+            "to_tier": 2,
+            "reason": "Needs a QoS expert",
+            "summary": "Checked the logs and rebooted.",
+            "engineer_id": "frank",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
     body = escalated.json()["issue"]
-    assert body["state"] == "escalated" and body["tier"] == 2 and body["owner_id"]
+    assert body["state"] == "escalated" and body["tier"] == 2 and body["owner_id"] == "frank"
+    # Frank owns it at tier 2 now: alice, its tier-1 owner, is told so (403 with the reason).
+    refused = await api.post(
+        f"/issues/{issue_id}/request-info", json={"question": "Which?"}, headers=ENGINEER
+    )
+    assert refused.status_code == 403 and "only its owner (Frank Weber)" in refused.text
     asked = await api.post(
         f"/issues/{issue_id}/request-info",
         json={"question": "Which QoS profile?"},
-        headers=ENGINEER,
+        headers=EXPERT,
     )
     assert asked.json()["issue"]["state"] == "waiting_customer"
     replied = await api.post(f"/issues/{issue_id}/reply", json={"body": "gold"}, headers=CUSTOMER)
     assert replied.json()["issue"]["state"] == "escalated"
-    await api.post(
-        f"/issues/{issue_id}/resolution", json={"summary": "Use silver"}, headers=ENGINEER
-    )
+    await api.post(f"/issues/{issue_id}/resolution", json={"summary": "Use silver"}, headers=EXPERT)
     rejected = await api.post(
         f"/issues/{issue_id}/confirmation",
         json={"accept": False, "comment": "Silver is not allowed here."},

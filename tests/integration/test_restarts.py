@@ -31,6 +31,7 @@ from domain.models import SlaTargets
 from tests.integration.conftest import (
     CUSTOMER,
     ENGINEER,
+    EXPERT,
     MANAGER,
     Stack,
     eventually,
@@ -197,8 +198,17 @@ async def test_every_issue_workflow_history_on_the_dev_server_replays_with_the_c
     for path, body, headers in [
         ("acknowledge", {"message": "Looking."}, ENGINEER),
         ("comments", {"body": "Internal note", "visibility": "internal"}, ENGINEER),
-        ("escalate", {"to_tier": 2, "reason": "Needs an expert"}, ENGINEER),
-        ("resolution", {"summary": "Use the silver profile."}, ENGINEER),
+        (
+            "escalate",
+            {
+                "to_tier": 2,
+                "reason": "Needs an expert",
+                "summary": "Checked the logs and rebooted.",
+                "engineer_id": "frank",
+            },
+            ENGINEER,
+        ),
+        ("resolution", {"summary": "Use the silver profile."}, EXPERT),
         ("confirmation", {"accept": True, "satisfaction": 5}, CUSTOMER),
     ]:
         response = await api.post(f"/issues/{issue_id}/{path}", json=body, headers=headers)

@@ -85,7 +85,11 @@ async def test_two_issues_share_one_defect_and_its_fix_asks_both_customers_to_co
 
     escalated = await api.post(
         f"/issues/{first['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
@@ -99,7 +103,12 @@ async def test_two_issues_share_one_defect_and_its_fix_asks_both_customers_to_co
 
     shared = await api.post(
         f"/issues/{second['id']}/escalate",
-        json={"to_tier": 3, "reason": "Same defect", "defect_key": key},
+        json={
+            "to_tier": 3,
+            "reason": "Same defect",
+            "summary": "Checked the logs and rebooted.",
+            "defect_key": key,
+        },
         headers=ENGINEER,
     )
     assert shared.status_code == 200, shared.text
@@ -224,7 +233,11 @@ async def escalated_to_rnd(api: httpx.AsyncClient, prefix: str) -> tuple[dict[st
     created = await open_issue(api, key=f"{prefix}-{uuid.uuid4()}")
     escalated = await api.post(
         f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
@@ -311,7 +324,11 @@ async def test_a_permanent_tracker_error_is_listed_and_retrying_after_the_fix_cr
     created = await open_issue(api, key=f"retry-{uuid.uuid4()}")
     escalated = await api.post(
         f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
@@ -354,7 +371,11 @@ async def test_a_jira_outage_shows_tracker_sync_pending_with_the_last_error_then
     created = await open_issue(api, key=f"outage-{uuid.uuid4()}")
     escalated = await api.post(
         f"/issues/{created['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
@@ -379,7 +400,11 @@ async def test_linking_a_second_issue_tells_rnd_once_that_another_customer_is_af
     second = await open_issue(api, key=f"impact-b-{uuid.uuid4()}")
     escalated = await api.post(
         f"/issues/{first['id']}/escalate",
-        json={"to_tier": 3, "reason": "Firmware defect"},
+        json={
+            "to_tier": 3,
+            "reason": "Firmware defect",
+            "summary": "Checked the logs and rebooted.",
+        },
         headers=ENGINEER,
     )
     assert escalated.status_code == 200, escalated.text
@@ -388,7 +413,12 @@ async def test_linking_a_second_issue_tells_rnd_once_that_another_customer_is_af
 
     shared = await api.post(
         f"/issues/{second['id']}/escalate",
-        json={"to_tier": 3, "reason": "Same defect", "defect_key": key},
+        json={
+            "to_tier": 3,
+            "reason": "Same defect",
+            "summary": "Checked the logs and rebooted.",
+            "defect_key": key,
+        },
         headers=ENGINEER,
     )
     assert shared.status_code == 200, shared.text
@@ -547,7 +577,12 @@ async def test_a_moved_defects_webhook_still_reaches_every_linked_issue(
     second = await open_issue(api, key=f"moved-b-{uuid.uuid4()}")
     shared = await api.post(
         f"/issues/{second['id']}/escalate",
-        json={"to_tier": 3, "reason": "Same defect", "defect_key": new_key},
+        json={
+            "to_tier": 3,
+            "reason": "Same defect",
+            "summary": "Checked the logs and rebooted.",
+            "defect_key": new_key,
+        },
         headers=ENGINEER,
     )
     assert shared.status_code == 200, shared.text

@@ -27,13 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio import activity
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHistory
+from temporalio.worker import Worker
 
 from config.settings import Settings
 from db.migrate import upgrade_to_head
+from db.repositories import reference as reference_repo
 from db.seed import seed_demo_data
 from db.session import Database
-from domain.models import LifecycleConfig
+from domain.enums import Tier
+from domain.models import LifecycleConfig, OwnerAnswer, OwnerQuery
 from jira_test_server import JiraTestServer, webhook_request
 from tests.integration.conftest import (
     ADMIN,
@@ -46,7 +50,9 @@ from tests.integration.conftest import (
     auth,
 )
 from tests.support.devserver import dev_server, free_port
-from worker import ensure_poll_schedule, poll_schedule_id
+from worker import build_activities, ensure_poll_schedule, poll_schedule_id
+from workflows.issue import IssueWorkflow
+from workflows.tracker_poll import TrackerPollWorkflow
 
 WEBHOOK_SECRET = "replay-corpus-secret"
 INDEX = "index.json"
@@ -84,6 +90,64 @@ class RecordingSettings(Settings):
         )
 
 
+class ScriptedRouting:
+    """The owner choice for the dispatch scenarios. The routing rules and team strategies
+    are built separately (issue 9's organisation model); until they are part of this build,
+    the recorder answers as they will: least loaded among the demo's engineers, honouring
+    the query's team and exclusions, with what the scenario asks for on top (`queue`: nobody
+    qualifies at tier 1; `offer_timeout`: the team offers instead of assigning, and after
+    `offers` offers the issue goes to the queue). Only the answers enter the histories."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.queue = False
+        self.offer_timeout: timedelta | None = None
+        self.offers = 2
+
+    @activity.defn(name="itr.choose_owner")
+    async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
+        async with self._db.transaction() as session:
+            owner = await reference_repo.least_loaded_engineer(
+                session, query.product_id, query.tier, query.exclude_engineer_ids
+            )
+            team = None
+            if owner is not None:
+                engineer = await reference_repo.get_engineer(session, owner.engineer_id)
+                team = engineer.team_id if engineer else None
+        queue_team = query.team_id or ("t1-network" if query.tier == Tier.FRONTLINE else None)
+        if owner is None or (self.queue and query.tier == Tier.FRONTLINE):
+            return OwnerAnswer(team_id=queue_team, why="every engineer is at capacity")
+        if self.offer_timeout is not None and query.tier == Tier.FRONTLINE:
+            if len(query.exclude_engineer_ids) >= self.offers:
+                return OwnerAnswer(team_id=queue_team, why="nobody accepted the offers")
+            owner = owner.model_copy(update={"offer_timeout": self.offer_timeout})
+        return OwnerAnswer(owner=owner.model_copy(update={"team_id": team, "why": "least loaded"}))
+
+
+class ScriptedStack(Stack):
+    """A stack whose worker takes its owner choice from a ScriptedRouting."""
+
+    routing: ScriptedRouting | None = None
+
+    async def start_worker(self) -> None:
+        assert self.routing is not None
+        activities = [
+            a
+            for a in build_activities(self.settings, self.db, self.client)
+            if getattr(a, "__name__", "") != "choose_owner"
+        ]
+        self.worker = Worker(
+            self.client,
+            task_queue=self.settings.temporal_task_queue,
+            workflows=[IssueWorkflow, TrackerPollWorkflow],
+            activities=[*activities, self.routing.choose_owner],
+            activity_executor=self.executor,
+            max_concurrent_activities=self.settings.worker_max_concurrent_activities,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        await self.worker.__aenter__()
+
+
 @dataclass
 class Recording:
     """What one scenario started: its workflows (id -> label) and what it covers."""
@@ -100,6 +164,7 @@ class Recorder:
     jira: JiraTestServer
     settings: Settings
     recordings: list[Recording] = field(default_factory=list)
+    routing: "ScriptedRouting | None" = None
 
     # --- driving the API -----------------------------------------------------------------
 
@@ -294,9 +359,15 @@ async def breach_raises_priority(r: Recorder, rec: Recording) -> None:
     await r.resolve_and_accept(issue, ENGINEER)
 
 
-async def escalate_to_rnd(r: Recorder, issue: str) -> str:
-    await r.do(issue, "acknowledge", {}, ENGINEER)
-    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+async def escalate_to_rnd(r: Recorder, issue: str, *, acknowledge: bool = True) -> str:
+    if acknowledge:
+        await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(
+        issue,
+        "escalate",
+        {"to_tier": 3, "reason": "Firmware defect", "summary": "Checked the logs and rebooted."},
+        ENGINEER,
+    )
     detail = await r.until(issue, lambda d: d["defect_key"] is not None, "the created defect")
     return str(detail["defect_key"])
 
@@ -311,10 +382,16 @@ async def tier3_defect_fixed(r: Recorder, rec: Recording) -> None:
     first = await r.open(rec, "first")
     key = await escalate_to_rnd(r, first)
     await r.do(first, "comments", {"body": "Logs attached.", "visibility": "public"}, ENGINEER)
-    await r.do(first, "severity", {"severity": 1, "reason": "All sites down."}, ENGINEER)
+    # R&D owns it now: the re-rating is an admin's (the tier-1 owner still comments).
+    await r.do(first, "severity", {"severity": 1, "reason": "All sites down."}, ADMIN)
     second = await r.open(rec, "second")
     await r.do(second, "acknowledge", {}, ENGINEER)
-    body = {"to_tier": 3, "reason": "Same defect", "defect_key": key}
+    body = {
+        "to_tier": 3,
+        "reason": "Same defect",
+        "summary": "Checked the logs and rebooted.",
+        "defect_key": key,
+    }
     await r.do(second, "escalate", body, ENGINEER)
     r.jira.act_update(key, {"fixVersions": [{"name": "4.3.0"}]})
     await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
@@ -334,7 +411,7 @@ async def tier3_defect_wont_fix(r: Recorder, rec: Recording) -> None:
     await r.webhook(r.jira.act_comment(key, "Works as designed."))
     await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Won't Fix"))
     await r.until(issue, lambda d: d["tier"] == 2, "the return to tier 2")
-    await r.resolve_and_accept(issue, EXPERT)
+    await r.resolve_and_accept(issue, ADMIN)  # whichever expert the rules chose owns it
 
 
 @scenario(
@@ -396,7 +473,12 @@ async def continue_as_new(r: Recorder, rec: Recording) -> None:
 async def continue_as_new_carrying_work(r: Recorder, rec: Recording) -> None:
     r.jira.faults.fail_next(10_000, status=503, method="POST", path=r"/rest/api/\d+/issue/?$")
     issue = await r.open(rec, "issue")
-    await r.do(issue, "escalate", {"to_tier": 3, "reason": "Firmware defect"}, ENGINEER)
+    await r.do(
+        issue,
+        "escalate",
+        {"to_tier": 3, "reason": "Firmware defect", "summary": "Checked the logs and rebooted."},
+        ENGINEER,
+    )
     await r.do(issue, "comments", {"body": "R&D is on it.", "visibility": "public"}, ENGINEER)
     handle = r.client.get_workflow_handle(f"issue-{issue}")
     first_run = (await handle.describe()).run_id
@@ -531,6 +613,110 @@ async def onsite_service(r: Recorder, rec: Recording) -> None:
     await r.resolve_and_accept(issue, ENGINEER)
 
 
+# --- dispatch (issue 9): queues, claims, offers, hand-offs ----------------------------------
+
+DISPATCH_SCENARIOS = (
+    "claim_from_queue",
+    "offer_expiry_and_reoffer",
+    "hand_back_then_tier3_fix",
+    "hand_over",
+)
+EXPERT_BODY = {"to_tier": 2, "reason": "QoS internals", "summary": "Rebooted, checked the logs."}
+
+
+def routing_of(r: Recorder) -> ScriptedRouting:
+    assert r.routing is not None
+    return r.routing
+
+
+@scenario(
+    "claim_from_queue",
+    "nobody qualifies at tier 1: the issue waits in team t1-network's queue (manager and "
+    "dispatchers told), an engineer of the team claims it, works it and the customer confirms",
+)
+async def claim_from_queue(r: Recorder, rec: Recording) -> None:
+    routing = routing_of(r)
+    routing.queue = True
+    try:
+        issue = await r.open(rec, "issue")
+        await r.timeline_has(issue, "queued")
+    finally:
+        routing.queue = False
+    await r.do(issue, "claim", {}, ENGINEER)
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "offer_expiry_and_reoffer",
+    "the team offers instead of assigning: an offer expires (durable timer) and the re-offer "
+    "to the next engineer too, so the issue goes to the queue and is claimed; a second "
+    "issue's offer is declined, the re-offer expires, it is claimed; a third is accepted",
+)
+async def offer_expiry_and_reoffer(r: Recorder, rec: Recording) -> None:
+    routing = routing_of(r)
+    routing.offer_timeout, routing.offers = timedelta(seconds=3), 2
+    try:
+        expired = await r.open(rec, "expired")
+        await r.timeline_has(expired, "queued")
+        declined = await r.open(rec, "declined")
+        await r.timeline_has(declined, "offered")
+        await r.do(declined, "offer/decline", {"reason": "In a customer call."}, ENGINEER)
+        await r.timeline_has(declined, "queued")
+        accepted = await r.open(rec, "accepted")
+        await r.timeline_has(accepted, "offered")
+        await r.do(accepted, "offer/accept", {}, ENGINEER)
+    finally:
+        routing.offer_timeout = None
+    for issue in (expired, declined):
+        await r.do(issue, "claim", {}, ENGINEER)
+    for issue in (expired, declined, accepted):
+        await r.do(issue, "acknowledge", {}, ENGINEER)
+        await r.resolve_and_accept(issue, ENGINEER)
+
+
+@scenario(
+    "hand_back_then_tier3_fix",
+    "tier 1 escalates to tier 2 (reason and summary), the expert hands it back with guidance "
+    "(tier-1 clock resumes), tier 1 escalates to tier 3 (defect created), R&D fixes it and "
+    "the issue returns to tier 1; the customer confirms",
+)
+async def hand_back_then_tier3_fix(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    await r.do(issue, "escalate", {**EXPERT_BODY, "engineer_id": "frank"}, ENGINEER)
+    await r.do(
+        issue,
+        "comments",
+        {"body": "Look at the QoS queue.", "visibility": "internal"},
+        EXPERT,
+    )
+    await r.do(issue, "hand-back", {"guidance": "Raise the QoS buffer to 512."}, EXPERT)
+    key = await escalate_to_rnd(r, issue, acknowledge=False)
+    await r.webhook(r.jira.act_transition(key, "Resolve Issue", resolution="Fixed"))
+    await r.until(issue, lambda d: d["state"] == "awaiting_confirmation", "the fix")
+    await r.do(issue, "confirmation", {"accept": True, "satisfaction": 5}, CUSTOMER)
+
+
+@scenario(
+    "hand_over",
+    "the owner goes off duty: POST /engineers/{id}/hand-over moves the issue to the next "
+    "engineer (substitute asked first, the leaving engineer excluded), on the timeline",
+)
+async def hand_over(r: Recorder, rec: Recording) -> None:
+    issue = await r.open(rec, "issue")
+    await r.do(issue, "acknowledge", {}, ENGINEER)
+    response = await r.api.post(
+        "/engineers/alice/hand-over", json={"reason": "Off duty at 17:00."}, headers=ADMIN
+    )
+    assert response.status_code == 200, response.text
+    outcomes = {i["issue_id"]: i["outcome"] for i in response.json()["results"]}
+    assert outcomes[issue] == "handed_over", response.text
+    await r.timeline_has(issue, "handed_over")
+    await r.do(issue, "resolution", {"summary": "Firmware 5.2.1 fixes it."}, ADMIN)
+    await r.do(issue, "confirmation", {"accept": True, "satisfaction": 4}, CUSTOMER)
+
+
 # --- the stack -----------------------------------------------------------------------------
 
 
@@ -540,7 +726,11 @@ def jira_config(directory: Path, jira: JiraTestServer) -> Path:
 
 @asynccontextmanager
 async def running(
-    client: Client, db: Database, executor: ThreadPoolExecutor, **changes: Any
+    client: Client,
+    db: Database,
+    executor: ThreadPoolExecutor,
+    routing: ScriptedRouting | None = None,
+    **changes: Any,
 ) -> AsyncIterator[Stack]:
     values: dict[str, Any] = {
         "environment": "test",
@@ -556,7 +746,14 @@ async def running(
         "reopen_window": timedelta(seconds=3),
         **changes,
     }
-    stack = Stack(settings=RecordingSettings(**values), db=db, client=client, executor=executor)
+    settings = RecordingSettings(**values)
+    stack = (
+        Stack(settings=settings, db=db, client=client, executor=executor)
+        if routing is None
+        else ScriptedStack(settings=settings, db=db, client=client, executor=executor)
+    )
+    if isinstance(stack, ScriptedStack):
+        stack.routing = routing
     await stack.start_worker()
     try:
         yield stack
@@ -597,20 +794,27 @@ async def record(out: Path, only: list[str]) -> None:
                     max_events_per_run=10,
                 )
             )
+            routing = ScriptedRouting(db)
+            dispatch = await stack.enter_async_context(
+                running(client, db, executor, routing, tracker_config=jira_config(directory, jira))
+            )
+            await ensure_poll_schedule(client, dispatch.settings)
             stacks = {
                 "continue_as_new": short_runs,
                 "continue_as_new_carrying_work": tracked_short_runs,
+                **{name: dispatch for name in DISPATCH_SCENARIOS},
             }
             index: list[dict[str, Any]] = []
             for name in chosen:
                 covers, function = SCENARIOS[name]
                 used = stacks.get(name, tracked)
-                recorder = Recorder(client, used.api(), jira, used.settings)
+                recorder = Recorder(client, used.api(), jira, used.settings, routing=routing)
                 recording = Recording(name, covers)
                 print(f"recording {name} ...", flush=True)
                 await function(recorder, recording)
                 index.extend(await export(recorder, recording, out))
             await client.get_schedule_handle(poll_schedule_id(tracked.settings)).delete()
+            await client.get_schedule_handle(poll_schedule_id(dispatch.settings)).delete()
         await db.dispose()
     existing = json.loads((out / INDEX).read_text()) if (out / INDEX).exists() else []
     kept = [entry for entry in existing if entry["scenario"] not in chosen]
@@ -641,10 +845,19 @@ async def export(recorder: Recorder, recording: Recording, out: Path) -> list[di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="e.g. tests/replay/histories/v2")
-    parser.add_argument("--only", nargs="*", default=[], choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=[],
+        help=f"scenarios to record, space- or comma-separated: {', '.join(sorted(SCENARIOS))}",
+    )
     args = parser.parse_args(argv)
+    only = [name for item in args.only for name in item.split(",") if name]
+    unknown = sorted(set(only) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(record(args.out, args.only))
+    asyncio.run(record(args.out, only))
     return 0
 
 

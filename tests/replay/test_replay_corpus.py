@@ -37,12 +37,15 @@ def corpus() -> list[tuple[Path, str]]:
 
 
 CORPUS = corpus()
+# Folders of released versions hold every core scenario; the folder of the version under way
+# (v3) collects each new path's scenarios as it is built, and is completed at release.
+RELEASED = frozenset({"v1", "v2"})
 
 
 def test_the_corpus_covers_each_released_version_with_its_scenarios() -> None:
     versions = {path.parent.name for path, _ in CORPUS}
     assert "v1" in versions
-    for version in versions:
+    for version in versions & RELEASED:
         scenarios = {e["scenario"] for e in json.loads((HISTORIES / version / INDEX).read_text())}
         assert {
             "plain_lifecycle",

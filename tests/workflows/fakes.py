@@ -1,12 +1,21 @@
 """Honest in-memory fakes of the issue activities, registered under the real names."""
 
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
 from activities.onsite import pick_field_engineer
-from domain.enums import ContractLevel, Severity, Tier, WarrantyStatus
+from domain.enums import (
+    OPEN_STATES,
+    Category,
+    Channel,
+    ContractLevel,
+    Severity,
+    Tier,
+    WarrantyStatus,
+)
 from domain.models import (
     Entitlement,
     EntitlementQuery,
@@ -46,6 +55,89 @@ ENGINEERS = {
 }
 
 
+@dataclass(frozen=True)
+class FakeTeam:
+    """A team at a tier; like a routing rule it may serve only some organisations,
+    categories, severities or channels (empty: all)."""
+
+    id: str
+    tier: Tier
+    offer_timeout: timedelta | None = None
+    organisations: frozenset[str] = frozenset()
+    categories: frozenset[Category] = frozenset()
+    severities: frozenset[Severity] = frozenset()
+    channels: frozenset[Channel] = frozenset()
+
+    def serves(self, query: OwnerQuery) -> bool:
+        wanted = (
+            (self.organisations, query.organisation_id),
+            (self.categories, query.category),
+            (self.severities, query.severity),
+            (self.channels, query.channel),
+        )
+        return self.tier == query.tier and all(not s or v in s for s, v in wanted)
+
+
+@dataclass(frozen=True)
+class FakeEngineer:
+    id: str
+    name: str
+    team_id: str
+    capacity: int = 5
+    substitute_id: str | None = None
+
+
+@dataclass
+class FakeRoster:
+    """A small organisation for the owner choice: teams (the first at a tier takes its
+    issues), engineers with a capacity and a substitute. Honours every OwnerQuery field
+    that routing does: the team to stay in, who to exclude, whose substitute to ask first;
+    load is counted from what the workflow recorded (open issues each engineer owns)."""
+
+    teams: list[FakeTeam]
+    engineers: list[FakeEngineer]
+    off_duty: set[str] = field(default_factory=set)
+
+    def team(self, team_id: str) -> FakeTeam:
+        return next(t for t in self.teams if t.id == team_id)
+
+    def choose(self, query: OwnerQuery, load: Counter[str]) -> OwnerAnswer:
+        team = (
+            self.team(query.team_id)
+            if query.team_id is not None
+            else next((t for t in self.teams if t.serves(query)), None)
+        )
+        if team is None:
+            return OwnerAnswer(why=f"no team at tier {int(query.tier)}")
+        eligible = [
+            e
+            for e in self.engineers
+            if e.team_id == team.id
+            and e.id not in query.exclude_engineer_ids
+            and e.id not in self.off_duty
+            and load[e.id] < e.capacity
+        ]
+        if not eligible:
+            return OwnerAnswer(team_id=team.id, why=f"nobody in {team.id} can take it")
+        substitute = None
+        if query.substitute_for is not None:
+            leaving = next((e for e in self.engineers if e.id == query.substitute_for), None)
+            wanted = leaving.substitute_id if leaving else None
+            substitute = next((e for e in eligible if e.id == wanted), None)
+        chosen = substitute or min(eligible, key=lambda e: (load[e.id], e.id))
+        why = "the substitute" if substitute else "least loaded"
+        return OwnerAnswer(
+            owner=OwnerChoice(
+                engineer_id=chosen.id,
+                engineer_name=chosen.name,
+                tier=team.tier,
+                team_id=team.id,
+                why=why,
+                offer_timeout=team.offer_timeout,
+            )
+        )
+
+
 class FakeIssueActivities:
     """Keeps what the workflow recorded, keyed like the real read model (so retries dedupe),
     and every write besides (`writes`), so a test can tell a retry that wrote nothing twice
@@ -57,6 +149,7 @@ class FakeIssueActivities:
         fail_record_times: int = 0,
         owners: bool = True,
         policies: dict[Severity, ResolvedPolicy] | None = None,
+        roster: FakeRoster | None = None,
     ) -> None:
         # The "policy tables": a test edits them to show a running issue keeps its snapshot.
         self.policies: dict[Severity, ResolvedPolicy] = dict(policies or {})
@@ -68,6 +161,13 @@ class FakeIssueActivities:
         self.notify_calls: Counter[str] = Counter()
         self._fail_record_times = fail_record_times
         self._owners = owners
+        self.roster = roster
+        # Every owner query, and how many of the next calls fail (an outage of the choice).
+        self.owner_queries: list[OwnerQuery] = []
+        self.fail_choose_times = 0
+        self.fail_notify_times = 0
+        # Each recorded status's owner, in order: a hand-off never shows the issue unowned.
+        self.recorded_owners: list[str | None] = []
 
     @activity.defn(name="itr.record")
     async def record(self, batch: RecordBatch) -> None:
@@ -75,6 +175,8 @@ class FakeIssueActivities:
         if self._fail_record_times > 0:
             self._fail_record_times -= 1
             raise RuntimeError("database is down")
+        owner = batch.status.owner
+        self.recorded_owners.append(owner.engineer_id if owner else None)
         for event in batch.events:
             self.writes.append(event)
             self.events.setdefault((event.issue_id, event.seq), event)
@@ -96,7 +198,24 @@ class FakeIssueActivities:
 
     @activity.defn(name="itr.choose_owner")
     async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
-        return OwnerAnswer(owner=ENGINEERS[query.tier] if self._owners else None)
+        self.owner_queries.append(query)
+        if self.fail_choose_times > 0:
+            self.fail_choose_times -= 1
+            raise RuntimeError("the organisation database is down")
+        if self.roster is not None:
+            return self.roster.choose(query, self.open_load())
+        owner = ENGINEERS[query.tier] if self._owners else None
+        if owner is not None and owner.engineer_id in query.exclude_engineer_ids:
+            owner = None
+        return OwnerAnswer(owner=owner)
+
+    def open_load(self) -> Counter[str]:
+        """Open issues per owner, as recorded."""
+        return Counter(
+            b.status.owner.engineer_id
+            for b in self.statuses.values()
+            if b.status.owner is not None and b.status.state in OPEN_STATES
+        )
 
     @activity.defn(name="itr.product_info")
     async def product_info(self, query: ProductQuery) -> ProductInfo:
@@ -105,6 +224,9 @@ class FakeIssueActivities:
     @activity.defn(name="itr.notify")
     async def notify(self, notification: Notification) -> None:
         self.notify_calls[notification.notification_id] += 1
+        if self.fail_notify_times > 0:
+            self.fail_notify_times -= 1
+            raise RuntimeError("the webhook is down")
         self.notifications[notification.notification_id] = notification
 
     def all(self) -> list[object]:
