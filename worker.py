@@ -30,16 +30,19 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.knowledge import KnowledgeActivities
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.tracker import DatabaseSyncStatusSink, TrackerActivities
 from activities.tracker_poll import TrackerPollActivities
 from config.settings import Settings, get_settings
 from db.session import Database
+from domain.knowledge import KnowledgeSweepRequest
 from domain.models import TrackerPollRequest
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.notify.fanout import FanoutNotifier
@@ -48,6 +51,7 @@ from integrations.notify.port import Notifier
 from integrations.notify.webhook import WebhookNotifier
 from temporal_client import connect_temporal
 from workflows.issue import IssueWorkflow
+from workflows.knowledge_sweep import KnowledgeSweepWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
 
 log = structlog.get_logger("itr.worker")
@@ -75,9 +79,13 @@ def _status_sink(db: Database) -> DatabaseSyncStatusSink | None:
 
 def build_activities(settings: Settings, db: Database, client: Client) -> Sequence[Any]:
     """Every activity the workflows call, bound to their adapters."""
-    read_model = ReadModelActivities(db)
-    notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
+    notifier = build_notifier(settings)
+    knowledge = KnowledgeActivities(db, notifier, settings.public_base_url)
+    read_model = ReadModelActivities(db, knowledge)
+    notifications = NotificationActivities(db, notifier, settings.public_base_url)
     activities: list[Any] = [
+        knowledge.suggest_archiving,
+        knowledge.deliver_prompts,
         read_model.record,
         read_model.lookup_entitlement,
         read_model.resolve_sla_policy,
@@ -133,7 +141,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IssueWorkflow, TrackerPollWorkflow],
+        workflows=[IssueWorkflow, TrackerPollWorkflow, KnowledgeSweepWorkflow],
         activities=build_activities(settings, db, client),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -248,6 +256,64 @@ async def ensure_poll_schedule(client: Client, settings: Settings) -> ScheduleCh
     return ScheduleChange.UPDATED
 
 
+def knowledge_schedule_id(settings: Settings) -> str:
+    """One knowledge sweep per deployment (its task queue), whichever worker creates it."""
+    return f"itr-knowledge-sweep-{settings.temporal_task_queue}"
+
+
+async def ensure_knowledge_schedule(client: Client, settings: Settings) -> ScheduleChange:
+    """Create the knowledge sweep schedule, or bring its interval and staleness in line with
+    the settings (`ITR_KNOWLEDGE_SWEEP_INTERVAL`, `ITR_KNOWLEDGE_STALE_AFTER`)."""
+    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.knowledge_sweep_interval)])
+    action = ScheduleActionStartWorkflow(
+        KnowledgeSweepWorkflow.run,
+        KnowledgeSweepRequest(stale_after=settings.knowledge_stale_after),
+        id=f"{knowledge_schedule_id(settings)}-run",
+        task_queue=settings.temporal_task_queue,
+    )
+    schedule = Schedule(
+        action=action, spec=spec, policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    )
+    try:
+        await client.create_schedule(knowledge_schedule_id(settings), schedule)
+    except ScheduleAlreadyRunningError:
+        pass
+    else:
+        return ScheduleChange.CREATED
+    handle = client.get_schedule_handle(knowledge_schedule_id(settings))
+    described = (await handle.describe()).schedule
+    intervals = [i.every for i in described.spec.intervals]
+    if intervals == [settings.knowledge_sweep_interval] and _same_sweep_request(
+        described.action, settings
+    ):
+        return ScheduleChange.UNCHANGED
+
+    def retimed(update: ScheduleUpdateInput) -> ScheduleUpdate:
+        existing = update.description.schedule
+        existing.spec = spec
+        existing.action = action
+        return ScheduleUpdate(schedule=existing)
+
+    await handle.update(retimed)
+    return ScheduleChange.UPDATED
+
+
+def _same_sweep_request(action: object, settings: Settings) -> bool:
+    """Whether the schedule already starts the sweep with the configured staleness."""
+    if not isinstance(action, ScheduleActionStartWorkflow) or not action.args:
+        return False
+    payload = action.args[0]
+    if isinstance(payload, KnowledgeSweepRequest):
+        return payload.stale_after == settings.knowledge_stale_after
+    try:
+        decoded = pydantic_data_converter.payload_converter.from_payloads(
+            [payload], [KnowledgeSweepRequest]
+        )[0]
+    except (TypeError, ValueError):
+        return False
+    return bool(decoded.stale_after == settings.knowledge_stale_after)
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """Temporal SDK metrics (task latencies, slots, failures) on a Prometheus endpoint."""
     if settings.metrics_port is None:
@@ -270,6 +336,11 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
         change = await ensure_poll_schedule(client, settings)
         if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
             log.info(f"tracker poll schedule {change}", schedule_id=poll_schedule_id(settings))
+        change = await ensure_knowledge_schedule(client, settings)
+        if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
+            log.info(
+                f"knowledge sweep schedule {change}", schedule_id=knowledge_schedule_id(settings)
+            )
         async with worker:
             if await ensure_current_version(client, settings):
                 log.info("first build of the deployment made current")

@@ -17,7 +17,7 @@ from api.errors import install_error_handlers, problem_response
 from api.middleware import BodyRefused
 from api.openapi import install_openapi
 from api.ratelimit import TooManyFailedAttempts
-from api.routes import health, issues, reference, sla, tracker
+from api.routes import health, issues, knowledge, reference, sla, tracker
 from api.state import AppState
 from api.temporal_gateway import CommandAccepted, TemporalGateway
 from config.settings import Exposure, Settings, get_settings
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(reference.router)
     app.include_router(sla.router)
     app.include_router(tracker.router)
+    app.include_router(knowledge.router)
     _operator_endpoints(app, settings)
     return app
 

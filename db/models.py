@@ -471,9 +471,7 @@ class ArticleRow(Base):
     state: Mapped[ArticleState] = mapped_column(StrEnumType(ArticleState, 16), index=True)
     owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
     owner_name: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
-    source_issue_id: Mapped[str | None] = mapped_column(
-        sa.String(ID), nullable=True, unique=True
-    )
+    source_issue_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, unique=True)
     defect_key: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
     fixed_in_version: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
     reuse_count: Mapped[int] = mapped_column(sa.Integer(), default=0)

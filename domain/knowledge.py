@@ -5,10 +5,12 @@ Pure: no I/O, no clock; the repository and the API service apply these rules.
 """
 
 import re
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import rjieba
 import snowballstemmer
+from pydantic import BaseModel, ConfigDict
 
 from domain.enums import Role
 
@@ -112,12 +114,16 @@ MAX_QUERY_TERMS = 32
 # Words that carry no meaning for matching; kept short on purpose (ranking already weighs
 # frequent words down), they mainly keep "how do I" from matching every article.
 STOPWORDS = frozenset(
-    """a an and are as at be but by can do does for from has have how i if in is it its me
-    my not of on or our so that the their them then there this to was we were what when
-    where which why will with you your after before since again still get gets got
-    的 了 在 是 我 我们 你 您 他 她 它 和 与 及 或 也 都 就 而 被 把 让 给 对 从 后 时 中 上 下
-    吗 呢 吧 啊 怎么 如何 为什么 什么 一个 这个 那个 没有 不 会 能 可以 要 请 问 请问 之后 以后 时候
-    出现 问题""".split()
+    (  # noqa: SIM905 - one word list reads better than a hundred quoted strings
+        "a an and are as at be but by can do does for from has have how i if in is it its "
+        "me my not of on or our so that the their them then there this to was we were "
+        "what when where which why will with you your after before since again still get "
+        "gets got "
+        "的 了 在 是 我 我们 你 您 他 她 它 和 与 及 或 也 都 就 "
+        "而 被 把 让 给 对 从 后 时 中 上 下 吗 呢 吧 啊 怎么 如何 "
+        "为什么 什么 一个 这个 那个 没有 不 会 能 可以 要 请 问 "
+        "请问 之后 以后 时候 出现 问题 "
+    ).split()
 )
 
 
@@ -130,8 +136,9 @@ def has_chinese(text: str) -> bool:
 
 def search_terms(text: str) -> list[str]:
     """The words of a text as the index stores them: lower-cased Latin words stemmed by
-    Snowball (drops, dropping -> drop; versions like 5.2.1 kept whole) and Chinese segmented by jieba in search mode (路由器 also yields 路由),
-    stop words dropped, in order of appearance, duplicates kept (term frequency counts)."""
+    Snowball (drops, dropping -> drop; versions like 5.2.1 kept whole) and Chinese
+    segmented by jieba in search mode (路由器 also yields 路由), stop words dropped,
+    in order of appearance, duplicates kept (term frequency counts)."""
     terms: list[str] = []
     for chunk in _WORD.findall(text.lower()):
         if _HAN.match(chunk):
@@ -148,3 +155,36 @@ def query_terms(text: str) -> list[str]:
     for term in search_terms(text):
         seen.setdefault(term, None)
     return list(seen)[:MAX_QUERY_TERMS]
+
+
+# --- the periodic sweep's contracts (Temporal payloads) -----------------------------------
+
+
+class KnowledgeSweepRequest(BaseModel):
+    """What the Schedule starts the sweep with (from the worker's settings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stale_after: timedelta = timedelta(days=180)
+
+
+class StaleArticlesQuery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    now: datetime
+    stale_after: timedelta
+
+
+class PromptDelivery(BaseModel):
+    """Deliver the prompts not yet sent (of one issue, or all of them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issue_id: str | None = None
+
+
+class KnowledgeSweepResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    suggested_for_archiving: tuple[str, ...] = ()
+    delivered: int = 0

@@ -20,8 +20,8 @@ def _schema_diffs(connection: Connection) -> list[object]:
         connection,
         opts={
             "compare_type": True,
-            "include_name": lambda name, type_, _parents: not (
-                type_ == "table" and is_unmanaged_table(name)
+            "include_name": lambda name, type_, _parents: (
+                not (type_ == "table" and is_unmanaged_table(name))
             ),
         },
     )
