@@ -34,7 +34,7 @@ class KnowledgeActivities:
             }
         delivered = 0
         for prompt in pending:
-            engineer = engineers.get(prompt.engineer_id)
+            engineer = engineers.get(prompt.engineer_id or "")
             recipients = (
                 (
                     Recipient(
