@@ -191,9 +191,13 @@ class PostgresSearchIndex:
     """
 
     async def index(self, session: AsyncSession, row: ArticleRow) -> None:
-        vector = sa.func.setweight(sa.func.to_tsvector("simple", _title_words(row)), "A").op("||")(
-            sa.func.setweight(sa.func.to_tsvector("simple", _body_words(row)), "B")
+        title = sa.func.setweight(
+            sa.func.to_tsvector("simple", _title_words(row)), sa.literal_column("'A'")
         )
+        body = sa.func.setweight(
+            sa.func.to_tsvector("simple", _body_words(row)), sa.literal_column("'B'")
+        )
+        vector = title.op("||")(body)
         await session.execute(
             sa.update(ArticleRow).where(ArticleRow.id == row.id).values(search_document=vector)
         )
