@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +44,7 @@ from domain.knowledge import (
 from domain.models import Actor, RecordBatch, TimelineEvent
 from domain.redaction import redact
 
+ARTICLES = cast(sa.Table, ArticleRow.__table__)
 SYSTEM = Actor(kind=ActorKind.SYSTEM, id="knowledge", name="Knowledge base")
 MAX_RESULTS = 100
 # Fields a person edits; each change is written to the audit trail with its old value.
@@ -143,6 +144,10 @@ class SearchIndex(Protocol):
 
     async def index(self, session: AsyncSession, row: ArticleRow) -> None: ...
 
+    async def index_many(self, session: AsyncSession, rows: Sequence[ArticleRow]) -> None:
+        """Index articles just inserted in bulk (never indexed before): imports, benchmarks."""
+        ...
+
     async def search(
         self, session: AsyncSession, terms: Sequence[str], filters: SearchFilters, limit: int
     ) -> list[tuple[str, float]]: ...
@@ -161,6 +166,15 @@ class SqliteSearchIndex:
                 "VALUES (:id, :title, :body)"
             ),
             {"id": row.id, "title": _title_words(row), "body": _body_words(row)},
+        )
+
+    async def index_many(self, session: AsyncSession, rows: Sequence[ArticleRow]) -> None:
+        await session.execute(
+            sa.text(
+                f"INSERT INTO {SQLITE_SEARCH_TABLE} (article_id, title, body) "
+                "VALUES (:id, :title, :body)"
+            ),
+            [{"id": r.id, "title": _title_words(r), "body": _body_words(r)} for r in rows],
         )
 
     async def search(
@@ -190,16 +204,39 @@ class PostgresSearchIndex:
     normalisation) words first.
     """
 
-    async def index(self, session: AsyncSession, row: ArticleRow) -> None:
+    @staticmethod
+    def _vector(title_words: Any, body_words: Any) -> Any:
         title = sa.func.setweight(
-            sa.func.to_tsvector("simple", _title_words(row)), sa.literal_column("'A'")
+            sa.func.to_tsvector("simple", title_words), sa.literal_column("'A'")
         )
         body = sa.func.setweight(
-            sa.func.to_tsvector("simple", _body_words(row)), sa.literal_column("'B'")
+            sa.func.to_tsvector("simple", body_words), sa.literal_column("'B'")
         )
-        vector = title.op("||")(body)
+        return title.op("||")(body)
+
+    async def index(self, session: AsyncSession, row: ArticleRow) -> None:
+        vector = self._vector(_title_words(row), _body_words(row))
         await session.execute(
             sa.update(ArticleRow).where(ArticleRow.id == row.id).values(search_document=vector)
+        )
+
+    async def index_many(self, session: AsyncSession, rows: Sequence[ArticleRow]) -> None:
+        statement = (
+            sa.update(ARTICLES)
+            .where(ARTICLES.c.id == sa.bindparam("article_id"))
+            .values(
+                search_document=self._vector(
+                    sa.bindparam("title_words", type_=sa.Text()),
+                    sa.bindparam("body_words", type_=sa.Text()),
+                )
+            )
+        )
+        await session.execute(
+            statement,
+            [
+                {"article_id": r.id, "title_words": _title_words(r), "body_words": _body_words(r)}
+                for r in rows
+            ],
         )
 
     async def search(
@@ -301,6 +338,16 @@ async def create_article(
     await _audit(session, row.id, actor, "created", at, to_state=row.state)
     await search_index(session).index(session, row)
     return row
+
+
+async def import_articles(session: AsyncSession, rows: Sequence[ArticleRow]) -> None:
+    """Insert many new articles at once and index them (no audit entries: an import is not a
+    person's edit). Ids must be new."""
+    await session.execute(
+        sa.insert(ARTICLES),
+        [{c.name: getattr(r, c.key) for c in ARTICLES.columns} for r in rows],
+    )
+    await search_index(session).index_many(session, rows)
 
 
 async def insert_draft_if_absent(
