@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade_to_head
@@ -337,6 +338,12 @@ async def load(db: Database, rows: Sequence[ArticleRow], batch: int = 2000) -> N
             await repo.import_articles(session, rows[start : start + batch])
 
 
+async def analyze(db: Database) -> None:
+    """Fresh statistics, as autovacuum keeps them in production (they tell common terms)."""
+    async with db.transaction() as session:
+        await session.execute(sa.text("ANALYZE"))
+
+
 def _filters(query: Query) -> repo.SearchFilters:
     return repo.SearchFilters(
         product_id=query.product_id,
@@ -432,11 +439,13 @@ async def measure(
     try:
         db = await backend.database()
         await load(db, corpus.articles)
+        await analyze(db)
         results, _ = await run_queries(db, corpus.queries)
         recall, mrr, misses = quality(corpus.queries, results)
         await db.dispose()
         print(
-            f"# {backend_name}: {len(corpus.articles)} labelled articles, {len(corpus.queries)} queries",
+            f"# {backend_name}: {len(corpus.articles)} labelled articles, "
+            f"{len(corpus.queries)} queries",
             flush=True,
         )
         if verbose:
@@ -448,6 +457,7 @@ async def measure(
         for size in sizes:
             db = await backend.database()
             await load(db, corpus.articles + filler(max(0, size - len(corpus.articles))))
+            await analyze(db)
             await run_queries(db, corpus.queries[:20])  # warm the caches
             timings: list[float] = []
             for _ in range(3):
@@ -457,7 +467,8 @@ async def measure(
             p50, p99 = percentile(timings, 50), percentile(timings, 99)
             percentiles[size] = (p50, p99)
             print(
-                f"# {backend_name} {size} articles: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms",
+                f"# {backend_name} {size} articles: "
+                f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms",
                 flush=True,
             )
         if len(sizes) >= 2:

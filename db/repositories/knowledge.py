@@ -153,6 +153,23 @@ class SearchIndex(Protocol):
     ) -> list[tuple[str, float]]: ...
 
 
+COMMON_TERM_SHARE = 0.2
+"""A term in more than this share of the articles does not select candidates on its own."""
+
+
+def selective_terms(terms: Sequence[str], shares: dict[str, float]) -> tuple[list[str], bool]:
+    """The terms that pick the candidate articles, and whether all of them must match.
+
+    An OR of every term would make a query containing "router" rank every router article,
+    a cost that grows with the knowledge base. Terms in more than COMMON_TERM_SHARE of the
+    articles only score, they do not select; a query of common terms only needs them all.
+    """
+    selective = [t for t in terms if shares.get(t, 0.0) <= COMMON_TERM_SHARE]
+    if selective:
+        return selective, False
+    return list(terms), True
+
+
 class SqliteSearchIndex:
     """FTS5 with BM25 ranking; the title column weighs three times the body."""
 
@@ -177,11 +194,30 @@ class SqliteSearchIndex:
             [{"id": r.id, "title": _title_words(r), "body": _body_words(r)} for r in rows],
         )
 
+    async def document_frequencies(
+        self, session: AsyncSession, terms: Sequence[str]
+    ) -> dict[str, float]:
+        """Share of articles holding each term, from FTS5's own vocabulary table."""
+        total = await session.scalar(sa.text(f"SELECT max(rowid) FROM {SQLITE_SEARCH_TABLE}"))
+        if not total:
+            return {}
+        shares = {}
+        for term in terms:
+            docs = await session.scalar(
+                sa.text(f"SELECT doc FROM {SQLITE_SEARCH_TABLE}_vocab WHERE term = :t"), {"t": term}
+            )
+            shares[term] = float(docs or 0) / float(total)
+        return shares
+
     async def search(
         self, session: AsyncSession, terms: Sequence[str], filters: SearchFilters, limit: int
     ) -> list[tuple[str, float]]:
+        """BM25 over the query's selective terms (see `selective_terms`)."""
+        shares = await self.document_frequencies(session, terms)
+        selective, require_all = selective_terms(terms, shares)
         # Every term quoted (a phrase of one word): no query syntax reaches FTS5 from users.
-        expression = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        joiner = " AND " if require_all else " OR "
+        expression = joiner.join('"' + term.replace('"', '""') + '"' for term in selective)
         fts = sa.table(SQLITE_SEARCH_TABLE, sa.column("article_id"))
         # bm25() is lower for better matches; negate it so that higher is better everywhere.
         score = (-sa.func.bm25(sa.literal_column(SQLITE_SEARCH_TABLE), 3.0, 1.0)).label("score")
@@ -196,13 +232,35 @@ class SqliteSearchIndex:
 
 
 class PostgresSearchIndex:
-    """A weighted tsvector (title A, body B) under a GIN index, ranked by ts_rank_cd.
+    """A weighted tsvector (title A, body B) under a GIN index.
 
     The words are already segmented and stemmed, so the `simple` configuration only splits
-    them on spaces; a query is the OR of its terms, so a paraphrase sharing a few words
-    still matches, and the rank puts articles sharing more (and rarer, via length
-    normalisation) words first.
+    them on spaces; a query is the OR of its selective terms, so a paraphrase sharing a few
+    words still matches.
     """
+
+    async def document_frequencies(
+        self, session: AsyncSession, terms: Sequence[str]
+    ) -> dict[str, float]:
+        """Share of articles holding each frequent term, from the planner's statistics of
+        the tsvector column (ANALYZE, run by autovacuum); rarer terms are absent."""
+        row = (
+            await session.execute(
+                sa.text(
+                    "SELECT most_common_elems::text::text[], most_common_elem_freqs "
+                    "FROM pg_stats WHERE tablename = 'knowledge_articles' "
+                    "AND attname = 'search_document' AND schemaname = current_schema()"
+                )
+            )
+        ).first()
+        if row is None or row[0] is None:
+            return {}
+        wanted = set(terms)
+        return {
+            str(term): float(share)
+            for term, share in zip(row[0], row[1], strict=False)
+            if term in wanted
+        }
 
     @staticmethod
     def _vector(title_words: Any, body_words: Any) -> Any:
@@ -242,14 +300,51 @@ class PostgresSearchIndex:
     async def search(
         self, session: AsyncSession, terms: Sequence[str], filters: SearchFilters, limit: int
     ) -> list[tuple[str, float]]:
-        # plainto_tsquery quotes each term (no tsquery syntax from users); || ORs them.
-        tsquery: Any = None
-        for term in terms:
-            part = sa.func.plainto_tsquery("simple", term)
-            tsquery = part if tsquery is None else tsquery.op("||")(part)
-        score = sa.func.ts_rank_cd(ArticleRow.search_document, tsquery, 1).label("score")
-        query = sa.select(ArticleRow.id, score).where(ArticleRow.search_document.op("@@")(tsquery))
-        query = _filtered(query, filters).order_by(sa.desc("score"), ArticleRow.id).limit(limit)
+        """BM25-like: each term's ts_rank (title A, body B; frequency saturates) weighted by
+        its inverse document frequency among the matching articles, which ts_rank alone
+        lacks (a word every article shares would count as much as a rare one)."""
+        shares = await self.document_frequencies(session, terms)
+        selective, require_all = selective_terms(terms, shares)
+        # plainto_tsquery quotes each term (no tsquery syntax from users); the queries are
+        # built once (a one-row CTE), not per row, then ORed (||) to find the matches.
+        words = sa.select(
+            *[
+                sa.func.plainto_tsquery("simple", term).label(f"q{i}")
+                for i, term in enumerate(terms)
+            ]
+        ).cte("words")
+        parts = [words.c[f"q{i}"] for i in range(len(terms))]
+        chosen = [parts[i] for i, term in enumerate(terms) if term in selective]
+        tsquery: Any = chosen[0]
+        for part in chosen[1:]:
+            tsquery = tsquery.op("&&" if require_all else "||")(part)
+        document = ArticleRow.search_document
+        candidates: sa.Select[Any] = (
+            sa.select(ArticleRow.id, document.label("document"), *parts)
+            .select_from(ArticleRow.__table__.join(words, sa.true()))
+            .where(document.op("@@")(tsquery))
+        )
+        matches = _filtered(candidates, filters).cte("matches")
+        matched = [matches.c[f"q{i}"] for i in range(len(terms))]
+        counts = sa.select(
+            sa.func.count().label("n"),
+            *[
+                sa.func.count().filter(matches.c.document.op("@@")(part)).label(f"d{i}")
+                for i, part in enumerate(matched)
+            ],
+        ).cte("counts")
+        score: Any = sa.literal(0.0)
+        n = sa.cast(counts.c.n, sa.Float)
+        for i, part in enumerate(matched):
+            df = sa.cast(counts.c[f"d{i}"], sa.Float)
+            idf = sa.func.ln(1.0 + (n - df + 0.5) / (df + 0.5))
+            score = score + idf * sa.func.ts_rank(matches.c.document, part)
+        query = (
+            sa.select(matches.c.id, score.label("score"))
+            .select_from(matches.join(counts, sa.true()))
+            .order_by(sa.desc("score"), matches.c.id)
+            .limit(limit)
+        )
         return [(str(i), float(s)) for i, s in (await session.execute(query)).all()]
 
 

@@ -75,6 +75,8 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE knowledge_fts USING fts5("
             "article_id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2')"
         )
+        # How many articles hold each term: common terms score but do not select.
+        op.execute("CREATE VIRTUAL TABLE knowledge_fts_vocab USING fts5vocab(knowledge_fts, 'row')")
 
     op.create_table(
         "knowledge_article_issues",
@@ -195,5 +197,6 @@ def downgrade() -> None:
     op.drop_table("knowledge_article_audit")
     op.drop_table("knowledge_article_issues")
     if not postgres:
+        op.execute("DROP TABLE IF EXISTS knowledge_fts_vocab")
         op.execute("DROP TABLE IF EXISTS knowledge_fts")
     op.drop_table("knowledge_articles")
