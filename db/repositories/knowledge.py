@@ -215,6 +215,20 @@ class SqliteSearchIndex:
         """BM25 over the query's selective terms (see `selective_terms`)."""
         shares = await self.document_frequencies(session, terms)
         selective, require_all = selective_terms(terms, shares)
+        found = await self._ranked(session, selective, require_all, filters, limit)
+        if not found and (require_all or len(selective) < len(terms)):
+            # Nothing has them all, or the rare words are in no article: any word will do.
+            found = await self._ranked(session, terms, False, filters, limit)
+        return found
+
+    async def _ranked(
+        self,
+        session: AsyncSession,
+        selective: Sequence[str],
+        require_all: bool,
+        filters: SearchFilters,
+        limit: int,
+    ) -> list[tuple[str, float]]:
         # Every term quoted (a phrase of one word): no query syntax reaches FTS5 from users.
         joiner = " AND " if require_all else " OR "
         expression = joiner.join('"' + term.replace('"', '""') + '"' for term in selective)
@@ -305,6 +319,21 @@ class PostgresSearchIndex:
         lacks (a word every article shares would count as much as a rare one)."""
         shares = await self.document_frequencies(session, terms)
         selective, require_all = selective_terms(terms, shares)
+        found = await self._ranked(session, terms, selective, require_all, filters, limit)
+        if not found and (require_all or len(selective) < len(terms)):
+            # Nothing has them all, or the rare words are in no article: any word will do.
+            found = await self._ranked(session, terms, terms, False, filters, limit)
+        return found
+
+    async def _ranked(
+        self,
+        session: AsyncSession,
+        terms: Sequence[str],
+        selective: Sequence[str],
+        require_all: bool,
+        filters: SearchFilters,
+        limit: int,
+    ) -> list[tuple[str, float]]:
         # plainto_tsquery quotes each term (no tsquery syntax from users); the queries are
         # built once (a one-row CTE), not per row, then ORed (||) to find the matches.
         words = sa.select(
