@@ -160,7 +160,7 @@ async def deflections(
         principal,
         since,
         until,
-        window or state.settings.knowledge_deflection_window,
+        window if window is not None else state.settings.knowledge_deflection_window,
     )
 
 

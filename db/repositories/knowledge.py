@@ -163,6 +163,8 @@ def selective_terms(terms: Sequence[str], shares: dict[str, float]) -> tuple[lis
     An OR of every term would make a query containing "router" rank every router article,
     a cost that grows with the knowledge base. Terms in more than COMMON_TERM_SHARE of the
     articles only score, they do not select; a query of common terms only needs them all.
+    When that finds fewer articles than asked for, the search runs again on every term
+    (then few articles match, so it is cheap).
     """
     selective = [t for t in terms if shares.get(t, 0.0) <= COMMON_TERM_SHARE]
     if selective:
@@ -216,8 +218,8 @@ class SqliteSearchIndex:
         shares = await self.document_frequencies(session, terms)
         selective, require_all = selective_terms(terms, shares)
         found = await self._ranked(session, selective, require_all, filters, limit)
-        if not found and (require_all or len(selective) < len(terms)):
-            # Nothing has them all, or the rare words are in no article: any word will do.
+        if len(found) < limit and (require_all or len(selective) < len(terms)):
+            # Few candidates: the common words are cheap to add, and may find the rest.
             found = await self._ranked(session, terms, False, filters, limit)
         return found
 
@@ -320,8 +322,8 @@ class PostgresSearchIndex:
         shares = await self.document_frequencies(session, terms)
         selective, require_all = selective_terms(terms, shares)
         found = await self._ranked(session, terms, selective, require_all, filters, limit)
-        if not found and (require_all or len(selective) < len(terms)):
-            # Nothing has them all, or the rare words are in no article: any word will do.
+        if len(found) < limit and (require_all or len(selective) < len(terms)):
+            # Few candidates: the common words are cheap to add, and may find the rest.
             found = await self._ranked(session, terms, terms, False, filters, limit)
         return found
 
