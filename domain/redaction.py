@@ -15,9 +15,10 @@ NAME_PLACEHOLDER = "[name removed]"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # International or local numbers of 7+ digits with the usual separators (+49 30 1234567,
 # (030) 123-4567, 138 0013 8000); versions (5.2.1) and dates have too few digits per group.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|00)?\d[\d ()./-]{5,}\d(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.])(?:\+|\()?\d[\d ()./-]{5,}\d(?![\w.])")
 _DIGITS = re.compile(r"\d")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _looks_like_phone(match: re.Match[str]) -> bool:
@@ -29,7 +30,7 @@ def _looks_like_phone(match: re.Match[str]) -> bool:
     # an ISO date (2026-12-01 10:00) is a moment.
     if "." in text and " " not in text and "-" not in text:
         return False
-    return _ISO_DATE.match(text.lstrip("+")) is None
+    return _ISO_DATE.match(text.lstrip("+(")) is None
 
 
 def _replace_phone(match: re.Match[str]) -> str:
@@ -40,8 +41,9 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
     """The text without e-mail addresses, phone numbers and the given people's names.
 
     Each name is removed whole and, for a name of several words, word by word (a reporter
-    "Jane Doe" signs "Jane" as often as "Jane Doe"); words shorter than three characters are
-    kept, they would remove too much. Names match case-insensitively on word boundaries.
+    "Jane Doe" signs "Jane" as often as "Jane Doe"); single words shorter than three
+    characters are kept, they would remove too much. Names match case-insensitively on word
+    boundaries (Chinese names anywhere: Chinese has no spaces).
     """
     result = _EMAIL.sub(EMAIL_PLACEHOLDER, text)
     result = _PHONE.sub(_replace_phone, result)
@@ -53,6 +55,10 @@ def redact(text: str, names: Iterable[str] = ()) -> str:
         candidates.add(cleaned)
         candidates.update(part for part in cleaned.split(" ") if len(part) >= 3)
     for candidate in sorted(candidates, key=len, reverse=True):
-        pattern = re.compile(rf"(?<!\w){re.escape(candidate)}(?!\w)", re.IGNORECASE)
+        # Chinese has no spaces between words: a Chinese name matches wherever it stands.
+        if _HAN.search(candidate):
+            pattern = re.compile(re.escape(candidate))
+        else:
+            pattern = re.compile(rf"(?<!\w){re.escape(candidate)}(?!\w)", re.IGNORECASE)
         result = pattern.sub(NAME_PLACEHOLDER, result)
     return result
