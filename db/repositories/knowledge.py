@@ -153,23 +153,60 @@ class SearchIndex(Protocol):
     ) -> list[tuple[str, float]]: ...
 
 
-COMMON_TERM_SHARE = 0.2
-"""A term in more than this share of the articles does not select candidates on its own."""
+COMMON_TERM_SHARE = 0.02
+SELECTIVE_ARTICLES = 1000
+"""A term in more than this share of the articles, and in more than SELECTIVE_ARTICLES of
+them, does not select candidates on its own: what one query ranks stays bounded."""
 
 
-def selective_terms(terms: Sequence[str], shares: dict[str, float]) -> tuple[list[str], bool]:
+def selective_terms(
+    terms: Sequence[str], shares: dict[str, float], total: float
+) -> tuple[list[str], bool]:
     """The terms that pick the candidate articles, and whether all of them must match.
 
     An OR of every term would make a query containing "router" rank every router article,
-    a cost that grows with the knowledge base. Terms in more than COMMON_TERM_SHARE of the
-    articles only score, they do not select; a query of common terms only needs them all.
+    a cost that grows with the knowledge base. Common terms (see COMMON_TERM_SHARE) only
+    score, they do not select; a query of common terms only needs them all.
     When that finds fewer articles than asked for, the search runs again on every term
     (then few articles match, so it is cheap).
     """
-    selective = [t for t in terms if shares.get(t, 0.0) <= COMMON_TERM_SHARE]
+    limit = max(COMMON_TERM_SHARE, SELECTIVE_ARTICLES / total) if total > 0 else 1.0
+    selective = [t for t in terms if shares.get(t, 0.0) <= limit]
     if selective:
         return selective, False
     return list(terms), True
+
+
+TITLE_WEIGHT = 3.0
+"""How much more a word in the title counts than one in the body (BM25 column weight)."""
+SMALL_INDEX = 20_000
+"""Below this many articles, ranking on every word of a query is cheap."""
+
+
+def fallback(
+    terms: Sequence[str],
+    selective: Sequence[str],
+    require_all: bool,
+    total: float,
+    found: int,
+    limit: int,
+) -> bool | None:
+    """When the selective words found fewer articles than asked for, search again on every
+    word: any of them in a small index; all of them (cheaper: an intersection) in a large
+    one. The answer is whether the retry requires all words, or None for no retry."""
+    if found >= limit or (not require_all and len(selective) == len(terms)):
+        return None
+    if total <= SMALL_INDEX:
+        return False
+    return None if require_all else True
+
+
+def merged(
+    first: list[tuple[str, float]], second: list[tuple[str, float]], limit: int
+) -> list[tuple[str, float]]:
+    """The first search's articles, then the retry's others (their scores differ in scale)."""
+    seen = {article_id for article_id, _ in first}
+    return (first + [hit for hit in second if hit[0] not in seen])[:limit]
 
 
 class SqliteSearchIndex:
@@ -198,29 +235,29 @@ class SqliteSearchIndex:
 
     async def document_frequencies(
         self, session: AsyncSession, terms: Sequence[str]
-    ) -> dict[str, float]:
-        """Share of articles holding each term, from FTS5's own vocabulary table."""
+    ) -> tuple[dict[str, float], float]:
+        """Share of articles holding each term, from FTS5's own vocabulary table, and the
+        number of articles (the highest rowid: deleted ones count, close enough)."""
         total = await session.scalar(sa.text(f"SELECT max(rowid) FROM {SQLITE_SEARCH_TABLE}"))
         if not total:
-            return {}
-        shares = {}
-        for term in terms:
-            docs = await session.scalar(
-                sa.text(f"SELECT doc FROM {SQLITE_SEARCH_TABLE}_vocab WHERE term = :t"), {"t": term}
-            )
-            shares[term] = float(docs or 0) / float(total)
-        return shares
+            return {}, 0.0
+        vocabulary = sa.table(f"{SQLITE_SEARCH_TABLE}_vocab", sa.column("term"), sa.column("doc"))
+        counts = await session.execute(
+            sa.select(vocabulary.c.term, vocabulary.c.doc).where(vocabulary.c.term.in_(list(terms)))
+        )
+        return {str(t): float(d) / float(total) for t, d in counts.all()}, float(total)
 
     async def search(
         self, session: AsyncSession, terms: Sequence[str], filters: SearchFilters, limit: int
     ) -> list[tuple[str, float]]:
         """BM25 over the query's selective terms (see `selective_terms`)."""
-        shares = await self.document_frequencies(session, terms)
-        selective, require_all = selective_terms(terms, shares)
+        shares, total = await self.document_frequencies(session, terms)
+        selective, require_all = selective_terms(terms, shares, total)
         found = await self._ranked(session, selective, require_all, filters, limit)
-        if len(found) < limit and (require_all or len(selective) < len(terms)):
-            # Few candidates: the common words are cheap to add, and may find the rest.
-            found = await self._ranked(session, terms, False, filters, limit)
+        retry = fallback(terms, selective, require_all, total, len(found), limit)
+        if retry is not None:
+            more = await self._ranked(session, terms, retry, filters, limit)
+            found = merged(found, more, limit)
         return found
 
     async def _ranked(
@@ -236,7 +273,9 @@ class SqliteSearchIndex:
         expression = joiner.join('"' + term.replace('"', '""') + '"' for term in selective)
         fts = sa.table(SQLITE_SEARCH_TABLE, sa.column("article_id"))
         # bm25() is lower for better matches; negate it so that higher is better everywhere.
-        score = (-sa.func.bm25(sa.literal_column(SQLITE_SEARCH_TABLE), 3.0, 1.0)).label("score")
+        score = (-sa.func.bm25(sa.literal_column(SQLITE_SEARCH_TABLE), TITLE_WEIGHT, 1.0)).label(
+            "score"
+        )
         query = (
             sa.select(ArticleRow.id, score)
             .select_from(fts)
@@ -257,9 +296,13 @@ class PostgresSearchIndex:
 
     async def document_frequencies(
         self, session: AsyncSession, terms: Sequence[str]
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], float]:
         """Share of articles holding each frequent term, from the planner's statistics of
-        the tsvector column (ANALYZE, run by autovacuum); rarer terms are absent."""
+        the tsvector column (ANALYZE, run by autovacuum; rarer terms are absent), and the
+        planner's estimate of the number of articles."""
+        total = await session.scalar(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = 'knowledge_articles'::regclass")
+        )
         row = (
             await session.execute(
                 sa.text(
@@ -269,14 +312,15 @@ class PostgresSearchIndex:
                 )
             )
         ).first()
-        if row is None or row[0] is None:
-            return {}
+        if row is None or row[0] is None or not total or total < 0:
+            return {}, 0.0
         wanted = set(terms)
-        return {
+        shares = {
             str(term): float(share)
             for term, share in zip(row[0], row[1], strict=False)
             if term in wanted
         }
+        return shares, float(total)
 
     @staticmethod
     def _vector(title_words: Any, body_words: Any) -> Any:
@@ -319,12 +363,13 @@ class PostgresSearchIndex:
         """BM25-like: each term's ts_rank (title A, body B; frequency saturates) weighted by
         its inverse document frequency among the matching articles, which ts_rank alone
         lacks (a word every article shares would count as much as a rare one)."""
-        shares = await self.document_frequencies(session, terms)
-        selective, require_all = selective_terms(terms, shares)
+        shares, total = await self.document_frequencies(session, terms)
+        selective, require_all = selective_terms(terms, shares, total)
         found = await self._ranked(session, terms, selective, require_all, filters, limit)
-        if len(found) < limit and (require_all or len(selective) < len(terms)):
-            # Few candidates: the common words are cheap to add, and may find the rest.
-            found = await self._ranked(session, terms, terms, False, filters, limit)
+        retry = fallback(terms, selective, require_all, total, len(found), limit)
+        if retry is not None:
+            more = await self._ranked(session, terms, terms, retry, filters, limit)
+            found = merged(found, more, limit)
         return found
 
     async def _ranked(
