@@ -311,3 +311,19 @@ async def test_a_view_without_an_issue_in_the_window_is_a_deflection(database: D
         count = await repo.count_deflections(session, T0, T0 + 60 * MINUTE, window)
     # s-open's window is still running at the end of the period: not counted either way.
     assert (count.sessions_with_views, count.deflected) == (2, 1)
+
+
+def test_common_words_score_but_only_rare_ones_select_in_a_large_index() -> None:
+    shares = {"router": 0.5, "drop": 0.3, "qos": 0.001}
+    assert repo.selective_terms(["router", "drop", "qos"], shares, 100_000) == (["qos"], False)
+    # In a small index every word is rare enough: 1000 articles at most is cheap to rank.
+    assert repo.selective_terms(["router", "qos"], shares, 1_000) == (["router", "qos"], False)
+    assert repo.selective_terms(["router", "drop"], shares, 100_000) == (["router", "drop"], True)
+
+
+def test_too_few_hits_retry_on_any_word_when_small_and_on_all_words_when_large() -> None:
+    terms, rare = ["router", "qos"], ["qos"]
+    assert repo.fallback(terms, rare, False, 1_000, found=2, limit=5) is False
+    assert repo.fallback(terms, rare, False, 100_000, found=2, limit=5) is True
+    assert repo.fallback(terms, terms, True, 100_000, found=2, limit=5) is None
+    assert repo.fallback(terms, rare, False, 100_000, found=5, limit=5) is None
