@@ -182,7 +182,12 @@ async def similar(
     return await service.similar(session, principal, issue_id, limit)
 
 
-@router.post("/issues/{issue_id}/articles", response_model=IssueArticleLinked)
+@router.post(
+    "/issues/{issue_id}/articles",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssueArticleLinked,
+    responses={200: {"model": IssueArticleLinked, "description": "the link already existed"}},
+)
 async def link_article(
     issue_id: str,
     body: IssueArticleLink,
@@ -196,7 +201,12 @@ async def link_article(
     return linked
 
 
-@router.post("/issues/{issue_id}/articles/draft", response_model=ArticleRead)
+@router.post(
+    "/issues/{issue_id}/articles/draft",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ArticleRead,
+    responses={200: {"model": ArticleRead, "description": "the issue's article already existed"}},
+)
 async def draft_from_issue(
     issue_id: str, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> ArticleRead:

@@ -45,6 +45,7 @@ from domain.knowledge import (
     customer_may_read,
 )
 
+MAX_DEFLECTION_WINDOW = timedelta(days=30)
 CUSTOMER_SIDE_ROLES = frozenset({Role.CUSTOMER, Role.INTEGRATION})
 STAFF_FIELDS = (
     "owner_id",
@@ -372,6 +373,11 @@ async def deflections(
 ) -> DeflectionAnswer:
     """Counted now, from the views and the issues' creation (nothing is stored as such)."""
     principal.require(STAFF, "read deflection figures")
+    for field, moment in (("query.since", since), ("query.until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise invalid(field, "give a time zone (e.g. Z)")
+    if not timedelta(0) <= window <= MAX_DEFLECTION_WINDOW:
+        raise invalid("query.window", "must be between PT0S and P30D")
     end = min(until or _now(), _now())
     if since >= end:
         raise invalid("query.since", "must be before until (and before now)")
