@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import STAFF, Principal
-from api.errors import Problem, conflict, forbidden, invalid, not_found
+from api.errors import conflict, forbidden, invalid, not_found
 from api.knowledge_schemas import (
     ArticleAuditEntry,
     ArticleCreate,
@@ -397,13 +397,13 @@ async def deflections(
 async def prompts(
     session: AsyncSession, principal: Principal, issue_id: str | None, everyone: bool
 ) -> list[PromptRead]:
-    """An engineer's open prompts (the workspace's to-do); managers may list everyone's."""
+    """An engineer's open prompts (the workspace's to-do); managers and admins may list
+    everyone's."""
     principal.require(STAFF, "read knowledge prompts")
     if everyone and principal.role not in (Role.MANAGER, Role.ADMIN):
         raise forbidden("only managers and admins list everyone's prompts")
+    # A staff token that is no engineer's (an admin's) has no own prompts: it sees all.
     engineer_id = None if everyone else principal.engineer_id
-    if not everyone and engineer_id is None:
-        raise Problem(409, "Conflict", "this token is not an engineer's; ask for everyone's")
     rows = await repo.list_prompts(session, engineer_id=engineer_id, issue_id=issue_id)
     await session.commit()
     return [PromptRead.model_validate(r) for r in rows]
