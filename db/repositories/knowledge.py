@@ -273,9 +273,9 @@ class SqliteSearchIndex:
         expression = joiner.join('"' + term.replace('"', '""') + '"' for term in selective)
         fts = sa.table(SQLITE_SEARCH_TABLE, sa.column("article_id"))
         # bm25() is lower for better matches; negate it so that higher is better everywhere.
-        score = (-sa.func.bm25(sa.literal_column(SQLITE_SEARCH_TABLE), TITLE_WEIGHT, 1.0)).label(
-            "score"
-        )
+        # One weight per column, the unindexed article_id included (it never matches).
+        fts_table = sa.literal_column(SQLITE_SEARCH_TABLE)
+        score = (-sa.func.bm25(fts_table, 0.0, TITLE_WEIGHT, 1.0)).label("score")
         query = (
             sa.select(ArticleRow.id, score)
             .select_from(fts)
