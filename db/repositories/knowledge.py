@@ -274,7 +274,7 @@ class SqliteSearchIndex:
         fts = sa.table(SQLITE_SEARCH_TABLE, sa.column("article_id"))
         # bm25() is lower for better matches; negate it so that higher is better everywhere.
         # One weight per column, the unindexed article_id included (it never matches).
-        fts_table = sa.literal_column(SQLITE_SEARCH_TABLE)
+        fts_table: sa.ColumnClause[Any] = sa.literal_column(SQLITE_SEARCH_TABLE)
         score = (-sa.func.bm25(fts_table, 0.0, TITLE_WEIGHT, 1.0)).label("score")
         query = (
             sa.select(ArticleRow.id, score)
