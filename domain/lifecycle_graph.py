@@ -135,9 +135,9 @@ REGISTERED_OPEN = OPEN_STATES - {_S.NEW}
 """Open with an SLA promise taken (intake accepted the issue)."""
 ROUTING = frozenset({"dispatch", "escalate", "hand_over", "reoffer"})
 """The steps that pick the next owner: an owner, an offer or the team's queue."""
-OFFER_STANDS = REGISTERED_OPEN | {_S.CLOSED, _S.CANCELLED}
-"""Where an offer can still stand: closing or cancelling an issue does not withdraw it (see
-the README's dispatch section); its check answers by the offer, not by the state."""
+OFFER_STANDS = REGISTERED_OPEN
+"""Where an offer can be answered: an offer left standing when the issue closed or was
+cancelled is void (its check refuses it)."""
 
 TRANSITIONS: tuple[Transition, ...] = (
     # intake and dispatch
@@ -243,10 +243,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     # dispatch: claims from the queue, answers to offers, hand-offs between owners
     _command("claim", EventKind.CLAIMED, REASSIGNABLE_STATES, None),
     _command("accept_offer", EventKind.OFFER_ACCEPTED, OFFER_STANDS, None),
-    # An offer left standing when the issue closed or was cancelled can still be accepted,
-    # and makes its engineer the owner of the finished issue: what the rules do today
-    # (domain/case_dispatch.py), declared so that the diagram does not hide it.
-    _command("accept_offer", EventKind.REASSIGNED, _states(_S.CLOSED, _S.CANCELLED), None),
     _command("decline_offer", EventKind.OFFER_DECLINED, OFFER_STANDS, None),
     _command("hand_back", EventKind.HANDED_BACK, HAND_BACK_STATES, _S.IN_PROGRESS),
     _command("hand_over", EventKind.HANDED_OVER, REGISTERED_OPEN, None),
