@@ -19,7 +19,7 @@ from web.deps import (
     Viewer,
 )
 from web.i18n import choose_locale, choose_timezone
-from web.routes import account, agent, portal
+from web.routes import account, agent, knowledge, portal
 from web.templating import render
 
 STATIC = Path(__file__).parent / "static"
@@ -48,6 +48,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account.router)
     app.include_router(portal.router)
     app.include_router(agent.router)
+    app.include_router(knowledge.portal_router)
+    app.include_router(knowledge.workspace_router)
     json_problem = app.exception_handlers[Problem]
     json_invalid = app.exception_handlers[RequestValidationError]
 

@@ -4,6 +4,7 @@ Each value is an English catalogue msgid marked with `N_`; templates show `_(lab
 """
 
 from domain.enums import Category, EventKind, IssueState, ServiceMode, Severity, SlaClockKind
+from domain.knowledge import ArticleState, Audience
 from web.i18n import N_
 
 STATES: dict[IssueState, str] = {
@@ -89,3 +90,15 @@ EVENTS: dict[EventKind, str] = {
     EventKind.DEFECT_REOPENED: N_("Our R&D team is working on this again"),
 }
 """Timeline entries as customers read them; a kind without a label shows its summary."""
+
+ARTICLE_STATES: dict[ArticleState, str] = {
+    ArticleState.DRAFT: N_("Draft"),
+    ArticleState.NOT_VALIDATED: N_("Not validated"),
+    ArticleState.VALIDATED: N_("Validated"),
+    ArticleState.ARCHIVED: N_("Archived"),
+}
+
+AUDIENCES: dict[Audience, str] = {
+    Audience.INTERNAL: N_("Internal"),
+    Audience.CUSTOMER: N_("Customers"),
+}

@@ -147,6 +147,7 @@ async def _new_issue_form(
         "categories": list(Category),
         "service_modes": list(ServiceMode),
         "severities": list(Severity),
+        "tab": uuid.uuid4().hex,  # the tab's session id for the article views it leads to
     }
     return render(request, viewer, state.settings, "portal/new_issue.html", context, status_code)
 
