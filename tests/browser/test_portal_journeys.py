@@ -163,3 +163,40 @@ async def test_failed_sign_ins_lock_the_account(site: Site) -> None:
     assert "/signin" in page.url
     await assert_accessible(page)
     await context.close()
+
+
+async def test_a_customer_typing_a_title_is_suggested_a_validated_article(site: Site) -> None:
+    created = await site.api.post(
+        "/knowledge/articles",
+        json={
+            "title": "Wireless bridge loses its link every night",
+            "problem": "The wireless bridge link drops every night and comes back at dawn.",
+            "resolution": "Turn off the nightly channel scan in the radio settings.",
+            "audience": "customer",
+        },
+        headers=ENGINEER,
+    )
+    assert created.status_code == 201, created.text
+    article_id = created.json()["id"]
+    validated = await site.api.post(
+        f"/knowledge/articles/{article_id}/state",
+        json={"state": "validated"},
+        headers={"Authorization": "Bearer demo-manager-nina"},
+    )
+    assert validated.status_code == 200, validated.text
+    page = await site.signed_in("jane", "demo-jane-acme")
+    await page.get_by_role("link", name="Open an issue").first.click()
+    await page.locator("#title").press_sequentially("bridge loses link at night")
+    suggestion = page.locator("#suggestions").get_by_role(
+        "link", name=re.compile("Wireless bridge")
+    )
+    await expect(suggestion).to_be_visible()
+    await assert_accessible(page)
+    async with page.expect_response(lambda r: r.url.endswith("/viewed")) as viewed:
+        await suggestion.click()  # the article page records the tab's view once loaded
+    assert (await viewed.value).status == 204
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Wireless bridge loses its link every night"
+    )
+    await assert_accessible(page)
+    assert site.console_errors == []
