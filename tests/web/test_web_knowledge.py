@@ -81,6 +81,12 @@ async def test_a_customer_reads_a_validated_article_and_its_view_is_recorded(web
         headers={"X-CSRF-Token": token.group(1)},
     )
     assert recorded.status_code == 204
+    malformed = await web.http.post(
+        f"/portal/articles/{public}/viewed",
+        data={"tab": "not a tab!"},
+        headers={"X-CSRF-Token": token.group(1)},
+    )
+    assert malformed.status_code == 422
     hidden = await web.http.post(
         f"/portal/articles/{internal}/viewed",
         data={"tab": "tab-12345678"},

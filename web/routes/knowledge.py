@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from api.deps import SessionDep, StateDep
-from api.errors import Problem
+from api.errors import Problem, invalid
 from api.knowledge_schemas import ViewBody
 from api.services import knowledge as service
 from domain.knowledge import TRANSITIONS
@@ -98,9 +99,11 @@ async def portal_viewed(
     tab: Annotated[str, Form(max_length=100)],
 ) -> Response:
     """The view of one tab's session: the deflection count's input (nothing to show)."""
-    await service.viewed(
-        session, principal, article_id, ViewBody.model_validate({"session_id": tab})
-    )
+    try:
+        body = ViewBody.model_validate({"session_id": tab})
+    except ValidationError:
+        raise invalid("body.tab", "not a tab session id this site issued") from None
+    await service.viewed(session, principal, article_id, body)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
