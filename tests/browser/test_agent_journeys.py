@@ -93,4 +93,15 @@ async def test_an_engineer_asks_the_customer_and_proposes_a_solution_from_the_pa
     assert await page.locator("#form-propose_resolution").count() == 0
     await assert_accessible(page)
     await screenshots(page, "agent-issue-solution")
+
+    # The knowledge prompt on the resolved issue: its resolution becomes a draft article.
+    similar = page.locator("#similar")
+    await expect(similar.get_by_role("heading", name="Similar cases")).to_be_visible()
+    await similar.get_by_role("button", name="Turn the resolution into a draft article").click()
+    result = page.locator("#knowledge-result")
+    await expect(result).to_contain_text("Draft article created from the resolution.")
+    await assert_accessible(page)
+    await result.get_by_role("link").click()
+    await expect(page.get_by_text("Possible next states")).to_be_visible()
+    await assert_accessible(page)
     await page.context.close()
