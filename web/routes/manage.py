@@ -9,7 +9,7 @@ the way dispatch does, the at-risk service picks the clocks. No rule is computed
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -86,8 +86,10 @@ def figures(summary: StatsSummary) -> list[Figure]:
     """The operational figures (volume, backlog, SLA compliance, MTTR, satisfaction)."""
     now, before = summary.figures, summary.previous
     return [
-        Figure(N_("Opened"), _count(now.created), _count(before.created), DrillMetric.CREATED),
-        Figure(N_("Closed"), _count(now.closed), _count(before.closed), DrillMetric.CLOSED),
+        Figure(
+            N_("Issues opened"), _count(now.created), _count(before.created), DrillMetric.CREATED
+        ),
+        Figure(N_("Issues closed"), _count(now.closed), _count(before.closed), DrillMetric.CLOSED),
         Figure(N_("Backlog"), _count(now.backlog), _count(before.backlog), DrillMetric.BACKLOG),
         Figure(
             N_("Resolution SLA met"),
@@ -144,8 +146,14 @@ async def dashboard(
     chart = {
         "labels": [viewer.formats.day(b.period.start) for b in series.buckets],
         "series": [
-            {"label": t.gettext(N_("Opened")), "data": [b.figures.created for b in series.buckets]},
-            {"label": t.gettext(N_("Closed")), "data": [b.figures.closed for b in series.buckets]},
+            {
+                "label": t.gettext(N_("Issues opened")),
+                "data": [b.figures.created for b in series.buckets],
+            },
+            {
+                "label": t.gettext(N_("Issues closed")),
+                "data": [b.figures.closed for b in series.buckets],
+            },
             {
                 "label": t.gettext(N_("Backlog")),
                 "data": [b.figures.backlog for b in series.buckets],
@@ -160,6 +168,7 @@ async def dashboard(
         "period": period,
         "periods": PERIODS,
         "summary": summary,
+        "last_day": viewer.formats.day(summary.period.end - timedelta(seconds=1)),
         "figures": figures(summary),
         "week": week,
         "at": _local_day(summary.period.start, viewer.timezone).isoformat(),
@@ -199,7 +208,7 @@ async def figure_issues(
         "items": page.items,
         "next_cursor": page.next_cursor,
         "start": shown.start,
-        "end": shown.end,
+        "last_day": viewer.formats.day(shown.end - timedelta(seconds=1)),
     }
     return render(request, viewer, state.settings, "manage/issues.html", context)
 
