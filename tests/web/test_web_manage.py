@@ -238,3 +238,31 @@ async def test_an_admin_creates_a_token_and_sees_it_once(web: Web) -> None:
     )
     assert rules.status_code == 200  # the token works once shown
     assert shown.group(1) not in (await web.http.get("/admin/tokens")).text
+
+
+async def test_an_admin_edits_an_sla_policy_and_reads_each_error_at_its_field(web: Web) -> None:
+    await web.sign_in("admin", "demo-admin-itr")
+    overview = await web.http.get("/admin")
+    link = re.search(r'href="(/admin/sla/policies/[a-z]+/\d)"', overview.text)
+    assert link
+    form = await web.http.get(link.group(1))
+    assert form.status_code == 200
+    token = CSRF.search(form.text)
+    assert token
+    calendar = re.search(r'<option value="([^"]+)" selected', form.text)
+    assert calendar
+    fields = {"csrf_token": token.group(1), "calendar": calendar.group(1)}
+    bad = await web.http.post(
+        link.group(1),
+        data={**fields, "first_response": "soon", "resolution": "8", "warnings": "50, 150"},
+    )
+    assert bad.status_code == 422
+    assert 'id="first_response-error"' in bad.text and 'id="warnings-error"' in bad.text
+    saved = await web.http.post(
+        link.group(1),
+        data={**fields, "first_response": "1.5", "resolution": "400", "warnings": "50, 80"},
+    )
+    assert saved.status_code == 303, saved.text
+    assert 'value="1.5"' in (await web.http.get(link.group(1))).text
+    await web.sign_in("nina", "demo-nina-manager")
+    assert (await web.http.get(link.group(1))).status_code == 403

@@ -30,7 +30,7 @@ from api.schemas import (
 from api.services import dispatch as dispatch_service
 from api.services import reference as reference_service
 from api.services import sla_admin
-from domain.enums import Presence, Role
+from domain.enums import ContractLevel, Presence, Role, Severity
 from web.deps import PageForbidden, PrincipalPage, ViewerDep, verify_csrf
 from web.forms import FieldErrors, path_errors, problem_path_errors
 from web.i18n import translations
@@ -367,6 +367,107 @@ async def set_my_presence(
     if not await _set_presence(request, session, principal, principal.engineer_id):
         return _invalid_page(request, viewer, state)
     return _redirect("/workspace/me?done=presence")
+
+
+# --- SLA policies ---------------------------------------------------------------------------
+
+
+POLICY_FIELDS = ("first_response", "resolution", "calendar", "warnings")
+"""What the page edits of a policy (targets in hours); tier budgets and breach actions are
+kept as they are (the JSON API's `PUT /sla/policies/...` edits everything)."""
+
+
+def policy_values(policy: Any) -> dict[str, str]:
+    return {
+        "first_response": f"{policy.first_response.total_seconds() / 3600:g}",
+        "resolution": f"{policy.resolution.total_seconds() / 3600:g}",
+        "calendar": policy.calendar,
+        "warnings": ", ".join(str(w) for w in policy.warnings),
+    }
+
+
+def _hours(text: str) -> float | str:
+    """Hours as seconds for the document (left as text when it is no number: refused)."""
+    try:
+        return float(text) * 3600
+    except ValueError:
+        return text
+
+
+def policy_document(current: Any, values: dict[str, str]) -> dict[str, Any]:
+    document: dict[str, Any] = current.model_dump(mode="json")
+    document.update(
+        {
+            "first_response": _hours(values.get("first_response", "")),
+            "resolution": _hours(values.get("resolution", "")),
+            "calendar": values.get("calendar", ""),
+            "warnings": [_integer(w) for w in _listed(values.get("warnings", ""))],
+        }
+    )
+    return document
+
+
+async def _policy_page(
+    request: Request,
+    viewer: Any,
+    state: Any,
+    session: Any,
+    key: tuple[ContractLevel, Severity],
+    values: dict[str, str],
+    errors: FieldErrors,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {
+        "level": key[0],
+        "severity": key[1],
+        "values": values,
+        "errors": errors,
+        "calendars": [c.calendar.name for c in await sla_admin.list_calendars(session)],
+    }
+    return render(request, viewer, state.settings, "admin/policy.html", context, status_code)
+
+
+@router.get("/admin/sla/policies/{level}/{severity}", response_class=HTMLResponse)
+async def edit_policy(
+    request: Request,
+    level: ContractLevel,
+    severity: Severity,
+    viewer: ViewerDep,
+    principal: AdminDep,
+    state: StateDep,
+    session: SessionDep,
+) -> HTMLResponse:
+    current = await sla_admin.get_policy(session, level, severity)
+    values = policy_values(current.policy)
+    return await _policy_page(request, viewer, state, session, (level, severity), values, {})
+
+
+@router.post("/admin/sla/policies/{level}/{severity}", response_model=None)
+async def save_policy(
+    request: Request,
+    level: ContractLevel,
+    severity: Severity,
+    viewer: ViewerDep,
+    principal: AdminDep,
+    state: StateDep,
+    session: SessionDep,
+) -> Response:
+    """Replace the policy's targets through the SLA admin service (its validation, its
+    calendar check); an error comes back at its field."""
+    values = await _form(request)
+    current = await sla_admin.get_policy(session, level, severity)
+    try:
+        document = policy_document(current.policy, values)
+        await sla_admin.put_policy(session, level, severity, document)
+    except Problem as problem:
+        if problem.status != 422:
+            raise
+        errors = _at_fields(problem_path_errors(problem))
+        shown = {k.split(".")[0]: v for k, v in errors.items()}
+        return await _policy_page(
+            request, viewer, state, session, (level, severity), values, shown, 422
+        )
+    return _redirect("/admin?done=saved#sla")
 
 
 # --- tokens -----------------------------------------------------------------------------------
