@@ -689,6 +689,19 @@ class TokenCreate(Request):
     contact_email: EmailStr | None = None
 
 
+class TokenRead(BaseModel):
+    """An issued token as admins list it: never the token itself (only its hash is kept)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    role: Role
+    organisation_id: str | None = None
+    engineer_id: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
 class TokenCreated(BaseModel):
     id: str
     name: str

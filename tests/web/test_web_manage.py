@@ -237,7 +237,20 @@ async def test_an_admin_creates_a_token_and_sees_it_once(web: Web) -> None:
         "/routing/rules", headers={"Authorization": f"Bearer {shown.group(1)}"}
     )
     assert rules.status_code == 200  # the token works once shown
-    assert shown.group(1) not in (await web.http.get("/admin/tokens")).text
+    listing = (await web.http.get("/admin/tokens")).text
+    assert shown.group(1) not in listing and "Monitoring" in listing
+    revoke = re.search(
+        r'action="(/admin/tokens/[^"]+/revoke)"[^>]*>\s*<input[^>]*>\s*'
+        r'<button[^>]*"Revoke Monitoring"',
+        listing,
+    )
+    assert revoke
+    assert (await web.http.post(revoke.group(1), data={"csrf_token": token})).status_code == 303
+    assert (await web.http.post(revoke.group(1), data={"csrf_token": token})).status_code == 409
+    refused = await web.http.get(
+        "/routing/rules", headers={"Authorization": f"Bearer {shown.group(1)}"}
+    )
+    assert refused.status_code == 401
 
 
 async def test_an_admin_edits_an_sla_policy_and_reads_each_error_at_its_field(web: Web) -> None:

@@ -475,9 +475,21 @@ async def save_policy(
 
 @router.get("/admin/tokens", response_class=HTMLResponse)
 async def token_form(
-    request: Request, viewer: ViewerDep, principal: AdminDep, state: StateDep
+    request: Request,
+    viewer: ViewerDep,
+    principal: AdminDep,
+    state: StateDep,
+    session: SessionDep,
+    done: str | None = None,
 ) -> HTMLResponse:
-    context: dict[str, Any] = {"values": {}, "errors": {}, "created": None, "roles": list(Role)}
+    context: dict[str, Any] = {
+        "values": {},
+        "errors": {},
+        "created": None,
+        "roles": list(Role),
+        "tokens": await reference_service.list_tokens(session, False),
+        "revoked": done == "revoked",
+    }
     return render(request, viewer, state.settings, "admin/tokens.html", context)
 
 
@@ -507,6 +519,20 @@ async def create_token(
             errors = {"form": problem.detail}
         else:
             raise
-    context = {"values": values, "errors": errors, "created": created, "roles": list(Role)}
+    context = {
+        "values": values,
+        "errors": errors,
+        "created": created,
+        "roles": list(Role),
+        "tokens": await reference_service.list_tokens(session, False),
+        "revoked": False,
+    }
     code = 422 if errors else status.HTTP_201_CREATED
     return render(request, viewer, state.settings, "admin/tokens.html", context, code)
+
+
+@router.post("/admin/tokens/{token_id}/revoke", response_model=None)
+async def revoke_token(token_id: str, principal: AdminDep, session: SessionDep) -> Response:
+    """Revoke now; a token already revoked is a 409 with the reason (the error page)."""
+    await reference_service.revoke_token(session, token_id)
+    return _redirect("/admin/tokens?done=revoked")
