@@ -36,7 +36,7 @@ class Queue(StrEnum):
 
 
 async def own_team(session: AsyncSession, principal: Principal) -> str | None:
-    """The team whose queue is "my team's": the engineer's own team."""
+    """The team whose queue is "my team's" when none is asked for: the engineer's own."""
     if principal.engineer_id is None:
         return None
     engineer = await reference_repo.get_engineer(session, principal.engineer_id)

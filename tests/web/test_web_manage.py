@@ -42,7 +42,9 @@ async def recorded_issue(web: Web, issue_id: str, *, closed: bool) -> None:
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     issue = intake(issue_id, organisation_id="acme", product_id="edge-router", created_at=now)
     case = IssueCase.open(issue, CONFIG)
-    owner = OwnerChoice(engineer_id="alice", engineer_name="Alice Martin", tier=Tier.FRONTLINE)
+    owner = OwnerChoice(
+        engineer_id="alice", engineer_name="Alice Martin", tier=Tier.FRONTLINE, team_id="t1-network"
+    )
     actor = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice Martin")
     steps = [
         case.register(now, CUSTOMER_ACTOR),
@@ -279,3 +281,21 @@ async def test_an_admin_edits_an_sla_policy_and_reads_each_error_at_its_field(we
     assert 'value="1.5"' in (await web.http.get(link.group(1))).text
     await web.sign_in("nina", "demo-nina-manager")
     assert (await web.http.get(link.group(1))).status_code == 403
+
+
+async def test_the_queues_read_mine_my_team_and_unowned_from_the_dispatch_filters(
+    web: Web,
+) -> None:
+    await recorded_issue(web, "Q-TEAM", closed=False)  # Alice's, in Frontline Network
+    unowned = await opened_issue(web)  # no worker here: nobody owns it
+    await web.sign_in("alice", "demo-alice-tier1")
+    mine = (await web.http.get("/workspace/rows?queue=mine")).text
+    assert "Q-TEAM" in mine and unowned not in mine
+    team = (await web.http.get("/workspace?queue=team")).text
+    assert "Q-TEAM" in team and 'aria-current="page">My team' in team
+    nobody = (await web.http.get("/workspace/rows?queue=unowned")).text
+    assert unowned in nobody and "Q-TEAM" not in nobody
+    await web.sign_in("frank", "demo-frank-tier2")
+    assert "Q-TEAM" not in (await web.http.get("/workspace/rows?queue=team")).text
+    other = (await web.http.get("/workspace/rows?queue=team&team=t1-network")).text
+    assert "Q-TEAM" in other
