@@ -359,6 +359,7 @@ class AtRiskIssue(BaseModel):
     clock: SlaClockKind | None = Field(description="The clock that breaches next")
     remaining: timedelta = Field(description="Business time left (zero when overdue)")
     overdue: bool = Field(description="Past the deadline, breach not yet recorded")
+    team_id: str | None = Field(default=None, description="The team accountable now")
 
 
 class AtRiskPage(BaseModel):

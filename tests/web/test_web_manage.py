@@ -36,20 +36,28 @@ async def opened_issue(web: Web) -> str:
     return issue_id
 
 
-async def recorded_issue(web: Web, issue_id: str, *, closed: bool) -> None:
+async def recorded_issue(
+    web: Web,
+    issue_id: str,
+    *,
+    closed: bool,
+    ago: timedelta = timedelta(minutes=10),
+    owner: tuple[str, str, str] = ("alice", "Alice Martin", "t1-network"),
+) -> None:
     """An issue Alice answered today, as the worker records it (the statistics read the
     recorded facts); closed with a rating of 4 when `closed`."""
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    now = datetime.now(UTC).replace(microsecond=0) - ago
     issue = intake(issue_id, organisation_id="acme", product_id="edge-router", created_at=now)
     case = IssueCase.open(issue, CONFIG)
-    owner = OwnerChoice(
-        engineer_id="alice", engineer_name="Alice Martin", tier=Tier.FRONTLINE, team_id="t1-network"
+    engineer, name, team = owner
+    choice = OwnerChoice(
+        engineer_id=engineer, engineer_name=name, tier=Tier.FRONTLINE, team_id=team
     )
-    actor = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice Martin")
+    actor = Actor(kind=ActorKind.ENGINEER, id=engineer, name=name)
     steps = [
         case.register(now, CUSTOMER_ACTOR),
         case.accept(PREMIUM, now),
-        case.assign_initial(owner, now),
+        case.assign_initial(choice, now),
         case.acknowledge(AcknowledgeCommand(actor=actor), now + timedelta(minutes=1)),
     ]
     if closed:
@@ -299,3 +307,18 @@ async def test_the_queues_read_mine_my_team_and_unowned_from_the_dispatch_filter
     assert "Q-TEAM" not in (await web.http.get("/workspace/rows?queue=team")).text
     other = (await web.http.get("/workspace/rows?queue=team&team=t1-network")).text
     assert "Q-TEAM" in other
+
+
+async def test_a_manager_sees_the_overdue_issues_of_their_teams_only(web: Web) -> None:
+    month = timedelta(days=30)
+    await recorded_issue(web, "R-NINA", closed=False, ago=month)
+    await recorded_issue(
+        web, "R-OSCAR", closed=False, ago=month, owner=("dave", "Dave Okafor", "t1-storage")
+    )
+    await web.sign_in("nina", "demo-nina-manager")
+    risk = (await web.http.get("/manage")).text
+    risk = risk[risk.index('id="risk-head"') : risk.index('id="workload-head"')]
+    assert "R-NINA" in risk and "R-OSCAR" not in risk
+    await web.sign_in("admin", "demo-admin-itr")
+    everything = (await web.http.get("/manage")).text
+    assert "R-NINA" in everything and "R-OSCAR" in everything
