@@ -30,10 +30,12 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.knowledge import KnowledgeActivities
 from activities.notifications import NotificationActivities
 from activities.onsite import OnsiteActivities
 from activities.read_model import ReadModelActivities
@@ -42,6 +44,7 @@ from activities.tracker import DatabaseSyncStatusSink, TrackerActivities
 from activities.tracker_poll import TrackerPollActivities
 from config.settings import Settings, get_settings
 from db.session import Database
+from domain.knowledge import KnowledgeSweepRequest
 from domain.models import TrackerPollRequest
 from domain.stats import BucketUnit, StatsReportRequest
 from integrations.jira import JiraTracker, load_jira_config
@@ -52,6 +55,7 @@ from integrations.notify.port import Notifier
 from integrations.notify.webhook import WebhookNotifier
 from temporal_client import connect_temporal
 from workflows.issue import IssueWorkflow
+from workflows.knowledge_sweep import KnowledgeSweepWorkflow
 from workflows.spare_part import SparePartWorkflow
 from workflows.stats_report import StatsReportWorkflow
 from workflows.tracker_poll import TrackerPollWorkflow
@@ -98,13 +102,15 @@ def _status_sink(db: Database) -> DatabaseSyncStatusSink | None:
 
 def build_activities(settings: Settings, db: Database, client: Client) -> Sequence[Any]:
     """Every activity the workflows call, bound to their adapters."""
-    read_model = ReadModelActivities(db)
-    notifications = NotificationActivities(db, build_notifier(settings), settings.public_base_url)
+    notifier = build_notifier(settings)
+    knowledge = KnowledgeActivities(db, notifier, settings.public_base_url)
+    read_model = ReadModelActivities(db, knowledge)
+    notifications = NotificationActivities(db, notifier, settings.public_base_url)
     onsite = OnsiteActivities(db)
-    reports = StatsReportActivities(
-        db, build_notifier(settings), build_email(settings), settings.public_base_url
-    )
+    reports = StatsReportActivities(db, notifier, build_email(settings), settings.public_base_url)
     activities: list[Any] = [
+        knowledge.suggest_archiving,
+        knowledge.deliver_prompts,
         reports.compose,
         reports.send,
         reports.email,
@@ -172,6 +178,7 @@ def build_worker(
             VisitWorkflow,
             SparePartWorkflow,
             StatsReportWorkflow,
+            KnowledgeSweepWorkflow,
         ],
         activities=build_activities(settings, db, client),
         activity_executor=executor,
@@ -321,6 +328,64 @@ async def ensure_report_schedules(client: Client, settings: Settings) -> list[st
     return created
 
 
+def knowledge_schedule_id(settings: Settings) -> str:
+    """One knowledge sweep per deployment (its task queue), whichever worker creates it."""
+    return f"itr-knowledge-sweep-{settings.temporal_task_queue}"
+
+
+async def ensure_knowledge_schedule(client: Client, settings: Settings) -> ScheduleChange:
+    """Create the knowledge sweep schedule, or bring its interval and staleness in line with
+    the settings (`ITR_KNOWLEDGE_SWEEP_INTERVAL`, `ITR_KNOWLEDGE_STALE_AFTER`)."""
+    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.knowledge_sweep_interval)])
+    action = ScheduleActionStartWorkflow(
+        KnowledgeSweepWorkflow.run,
+        KnowledgeSweepRequest(stale_after=settings.knowledge_stale_after),
+        id=f"{knowledge_schedule_id(settings)}-run",
+        task_queue=settings.temporal_task_queue,
+    )
+    schedule = Schedule(
+        action=action, spec=spec, policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    )
+    try:
+        await client.create_schedule(knowledge_schedule_id(settings), schedule)
+    except ScheduleAlreadyRunningError:
+        pass
+    else:
+        return ScheduleChange.CREATED
+    handle = client.get_schedule_handle(knowledge_schedule_id(settings))
+    described = (await handle.describe()).schedule
+    intervals = [i.every for i in described.spec.intervals]
+    if intervals == [settings.knowledge_sweep_interval] and _same_sweep_request(
+        described.action, settings
+    ):
+        return ScheduleChange.UNCHANGED
+
+    def retimed(update: ScheduleUpdateInput) -> ScheduleUpdate:
+        existing = update.description.schedule
+        existing.spec = spec
+        existing.action = action
+        return ScheduleUpdate(schedule=existing)
+
+    await handle.update(retimed)
+    return ScheduleChange.UPDATED
+
+
+def _same_sweep_request(action: object, settings: Settings) -> bool:
+    """Whether the schedule already starts the sweep with the configured staleness."""
+    if not isinstance(action, ScheduleActionStartWorkflow) or not action.args:
+        return False
+    payload = action.args[0]
+    if isinstance(payload, KnowledgeSweepRequest):
+        return payload.stale_after == settings.knowledge_stale_after
+    try:
+        decoded = pydantic_data_converter.payload_converter.from_payloads(
+            [payload], [KnowledgeSweepRequest]
+        )[0]
+    except (TypeError, ValueError):
+        return False
+    return bool(decoded.stale_after == settings.knowledge_stale_after)
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """Temporal SDK metrics (task latencies, slots, failures) on a Prometheus endpoint."""
     if settings.metrics_port is None:
@@ -345,6 +410,11 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
             log.info(f"tracker poll schedule {change}", schedule_id=poll_schedule_id(settings))
         for schedule_id in await ensure_report_schedules(client, settings):
             log.info("statistics report schedule created", schedule_id=schedule_id)
+        change = await ensure_knowledge_schedule(client, settings)
+        if change in (ScheduleChange.CREATED, ScheduleChange.UPDATED):
+            log.info(
+                f"knowledge sweep schedule {change}", schedule_id=knowledge_schedule_id(settings)
+            )
         async with worker:
             if await ensure_current_version(client, settings):
                 log.info("first build of the deployment made current")

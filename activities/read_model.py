@@ -2,6 +2,7 @@
 
 from temporalio import activity
 
+from activities.knowledge import KnowledgeActivities
 from db.repositories import dispatch as dispatch_repo
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
@@ -27,10 +28,13 @@ def choice_key(info: activity.Info) -> str:
 
 
 class ReadModelActivities:
-    """Bound to one Database; registered on the worker as bound methods."""
+    """Bound to one Database; registered on the worker as bound methods. With `knowledge`,
+    the prompts a recorded step raised (capture a resolution, review a fixed version) are
+    sent right after it commits."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, knowledge: KnowledgeActivities | None = None) -> None:
         self._db = db
+        self._knowledge = knowledge
 
     @activity.defn(name="itr.record")
     async def record(self, batch: RecordBatch) -> None:
@@ -39,6 +43,8 @@ class ReadModelActivities:
             await issue_repo.apply_record_batch(
                 session, batch, workflow_id_for(batch.status.issue_id)
             )
+        if self._knowledge is not None:
+            await self._knowledge.deliver_pending(batch.status.issue_id)
 
     @activity.defn(name="itr.lookup_entitlement")
     async def lookup_entitlement(self, query: EntitlementQuery) -> Entitlement:

@@ -24,6 +24,7 @@ from api.routes import (
     issue_dispatch,
     issue_page,
     issues,
+    knowledge,
     onsite,
     reference,
     sla,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(stats.router)
     app.include_router(tracker.router)
     app.include_router(onsite.router)
+    app.include_router(knowledge.router)
     install_web(app)
     _operator_endpoints(app, settings)
     return app

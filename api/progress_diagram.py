@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.enums import IssueState, SlaClockKind
-from domain.issue_path import SlaMark, StageVisit
+from domain.enums import EventKind, IssueState, SlaClockKind
+from domain.issue_path import DispatchMark, SlaMark, StageVisit
 from domain.lifecycle_graph import LANES, PUBLIC_LANES, STATES, Lane, public_lane
 
 Gettext = Callable[[str], str]
@@ -66,6 +66,14 @@ class DiagramTexts:
     title: str
     summary: str
     step: str
+    waiting_owner: dict[str, str]
+    """Staff: the stage's issue waits unowned ("queue") or for an offer's answer ("offer")."""
+    dispatch: dict[EventKind, str]
+    """Staff: how the issue was routed; {name} is the engineer concerned."""
+
+
+DISPATCH_SHOWN = 3
+"""A card shows the latest few routing marks (the timeline has them all)."""
 
 
 def _texts(_: Gettext, public: bool) -> DiagramTexts:
@@ -124,7 +132,26 @@ def _texts(_: Gettext, public: bool) -> DiagramTexts:
         title=_("Progress of issue {issue}"),
         summary=_("Now: {stage}. Path: {steps}."),
         step=_("{stage} ({lane}) since {time}"),
+        waiting_owner={
+            "queue": _("waiting in the team's queue"),
+            "offer": _("offered, awaiting an answer"),
+        },
+        dispatch={
+            EventKind.QUEUED: _("queued: nobody available"),
+            EventKind.OFFERED: _("offered to {name}"),
+            EventKind.OFFER_DECLINED: _("{name} declined"),
+            EventKind.OFFER_EXPIRED: _("offer to {name} expired"),
+            EventKind.CLAIMED: _("claimed by {name}"),
+            EventKind.OFFER_ACCEPTED: _("{name} accepted"),
+            EventKind.HANDED_BACK: _("handed back to {name}"),
+            EventKind.HANDED_OVER: _("handed over from {name}"),
+        },
     )
+
+
+def _dispatch_text(texts: DiagramTexts, mark: DispatchMark, names: Mapping[str, str]) -> str:
+    engineer = mark.engineer_id or "?"
+    return texts.dispatch[mark.kind].format(name=names.get(engineer, engineer))
 
 
 def _wrap(text: str, width: float, size: float, *, bold: bool = False) -> list[str]:
@@ -329,6 +356,16 @@ def render_progress_svg(
                 else texts.unowned
             )
             lines += [(part, SMALL, None, MUTED) for part in _wrap(owner, card_width - 6, SMALL)]
+        if not public:
+            routed = [_dispatch_text(texts, m, names) for m in visit.dispatch[-DISPATCH_SHOWN:]]
+            for text in routed:
+                lines += [(p, SMALL, None, MUTED) for p in _wrap(text, card_width - 6, SMALL)]
+            if visit.waiting_owner is not None:
+                waiting = texts.waiting_owner[visit.waiting_owner]
+                lines += [
+                    (p, SMALL, "bold", TEXT)
+                    for p in _wrap(waiting, card_width - 8, SMALL, bold=True)
+                ]
         if visit.waiting_for == "rnd" and not public:
             lines += [
                 (p, SMALL, "bold", TEXT)
@@ -466,6 +503,8 @@ def _summary(
         )
         if names is not None and visit.owner_id:
             step += ", " + texts.owner.format(name=names.get(visit.owner_id, visit.owner_id))
+        if names is not None and visit.waiting_owner is not None:
+            step += ", " + texts.waiting_owner[visit.waiting_owner]
         steps.append(step)
     stage = texts.states[visits[-1].state] if visits else "-"
     return texts.summary.format(stage=stage, steps="; ".join(steps))

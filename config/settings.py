@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     auto_close_after: timedelta = timedelta(days=7)
     reopen_window: timedelta = timedelta(days=14)
 
+    # The knowledge base: validated articles unused this long are suggested for archiving
+    # (checked every knowledge_sweep_interval by a Temporal Schedule); an article opened in a
+    # client session with no issue from it within the window counts as a deflection.
+    knowledge_stale_after: timedelta = timedelta(days=180)
+    knowledge_sweep_interval: timedelta = timedelta(hours=6)
+    knowledge_deflection_window: timedelta = timedelta(minutes=30)
+
     tracker_config: Path | None = Field(
         default=None, description="YAML JiraConfig; unset means no defect tracker sync"
     )

@@ -5,6 +5,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -26,6 +27,7 @@ from domain.enums import (
     Visibility,
     WarrantyStatus,
 )
+from domain.knowledge import ArticleKind, ArticleLinkKind, ArticleState, Audience, PromptKind
 from domain.onsite import PartState, VisitState
 
 # Deterministic constraint names: Alembic batch mode on SQLite needs them to alter tables.
@@ -727,3 +729,151 @@ class IssueFactsRow(Base):
     )
     escalation_to_fix: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
     last_seq: Mapped[int] = mapped_column(sa.Integer(), default=0)
+
+
+# --- knowledge base (cases and articles) -------------------------------------------------------
+
+SQLITE_SEARCH_TABLE = "knowledge_fts"
+"""SQLite's FTS5 index of the articles: a virtual table (and its shadow tables) the migration
+creates outside this metadata, because SQLAlchemy cannot declare one. PostgreSQL keeps the
+index in `knowledge_articles.search_vector` (tsvector + GIN) instead."""
+
+
+def is_unmanaged_table(name: str | None) -> bool:
+    """Tables the migrations create by hand (SQLite's FTS5 index), skipped by autogenerate."""
+    return name is not None and name.startswith(SQLITE_SEARCH_TABLE)
+
+
+class ArticleRow(Base):
+    """A knowledge article (KCS): a problem, where it happens, why, and what to do about it.
+
+    `search_document` is PostgreSQL's weighted tsvector of the segmented words (GIN-indexed);
+    on SQLite it stays empty (its index on it costs nothing) and the words live in FTS5.
+    """
+
+    __tablename__ = "knowledge_articles"
+    __table_args__ = (
+        sa.Index(
+            "ix_knowledge_articles_search_document",
+            "search_document",
+            postgresql_using="gin",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(NAME))
+    problem: Mapped[str] = mapped_column(sa.Text())
+    environment: Mapped[str] = mapped_column(sa.Text(), default="")
+    product_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    product_version: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+    cause: Mapped[str] = mapped_column(sa.Text(), default="")
+    resolution: Mapped[str] = mapped_column(sa.Text(), default="")
+    workaround: Mapped[str] = mapped_column(sa.Text(), default="")
+    kind: Mapped[ArticleKind] = mapped_column(StrEnumType(ArticleKind, 16))
+    category: Mapped[Category | None] = mapped_column(StrEnumType(Category), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON(), default=list)
+    audience: Mapped[Audience] = mapped_column(StrEnumType(Audience, 16), index=True)
+    state: Mapped[ArticleState] = mapped_column(StrEnumType(ArticleState, 16), index=True)
+    owner_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    owner_name: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+    source_issue_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, unique=True)
+    defect_key: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    fixed_in_version: Mapped[str | None] = mapped_column(sa.String(NAME), nullable=True)
+    reuse_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    helpful_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    not_helpful_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    outdated_count: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revision: Mapped[int] = mapped_column(sa.Integer(), default=1)
+    search_document: Mapped[str] = mapped_column(
+        sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), default=""
+    )
+
+
+class ArticleIssueRow(Base):
+    """An issue an article came from or solved; solved-with links are its reuse."""
+
+    __tablename__ = "knowledge_article_issues"
+
+    article_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("knowledge_articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    issue_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True, index=True)
+    link: Mapped[ArticleLinkKind] = mapped_column(StrEnumType(ArticleLinkKind, 16))
+    linked_by: Mapped[str] = mapped_column(sa.String(NAME))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ArticleAuditRow(Base):
+    """Who changed what on an article, and when (state moves and edits): the KCS audit trail."""
+
+    __tablename__ = "knowledge_article_audit"
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("knowledge_articles.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 16))
+    actor_id: Mapped[str] = mapped_column(sa.String(ID))
+    actor_name: Mapped[str] = mapped_column(sa.String(NAME))
+    action: Mapped[str] = mapped_column(sa.String(40))
+    from_state: Mapped[ArticleState | None] = mapped_column(
+        StrEnumType(ArticleState, 16), nullable=True
+    )
+    to_state: Mapped[ArticleState | None] = mapped_column(
+        StrEnumType(ArticleState, 16), nullable=True
+    )
+    changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON(), default=dict)
+
+
+class ArticleFeedbackRow(Base):
+    """One reader's verdict on an article: helpful or not, and whether it looks outdated."""
+
+    __tablename__ = "knowledge_feedback"
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("knowledge_articles.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str] = mapped_column(sa.String(ID))
+    helpful: Mapped[bool | None] = mapped_column(sa.Boolean(), nullable=True)
+    outdated: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    comment: Mapped[str] = mapped_column(sa.Text(), default="")
+
+
+class ArticleViewRow(Base):
+    """An article opened in a client session; deflections are counted from these at read time."""
+
+    __tablename__ = "knowledge_views"
+    __table_args__ = (sa.Index("ix_knowledge_views_viewer_at", "viewer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("knowledge_articles.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[str] = mapped_column(sa.String(RECORD_ID), index=True)
+    # The reporter id an issue opened by this caller would carry (IssueRow.reporter_id).
+    viewer_id: Mapped[str] = mapped_column(sa.String(ID))
+    organisation_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KnowledgePromptRow(Base):
+    """Something the knowledge base asks an engineer to do, shown in the workspace and sent
+    through the notifier once (`notified_at`); `done_at` when acted upon."""
+
+    __tablename__ = "knowledge_prompts"
+
+    id: Mapped[str] = mapped_column(sa.String(RECORD_ID), primary_key=True)
+    kind: Mapped[PromptKind] = mapped_column(StrEnumType(PromptKind, 32))
+    issue_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    article_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    engineer_id: Mapped[str | None] = mapped_column(sa.String(ID), nullable=True, index=True)
+    message: Mapped[str] = mapped_column(sa.Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

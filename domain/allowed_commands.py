@@ -17,16 +17,21 @@ from domain.case_base import CommandRejected
 from domain.enums import IssueState, Severity, Tier, Visibility
 from domain.lifecycle import IssueCase
 from domain.models import (
+    AcceptOfferCommand,
     AcknowledgeCommand,
     Actor,
     AssignCommand,
     CancelCommand,
     ChangeSeverityCommand,
+    ClaimCommand,
     CommentCommand,
     ConfirmClosureCommand,
     Contract,
     CustomerReplyCommand,
+    DeclineOfferCommand,
     EscalateCommand,
+    HandBackCommand,
+    HandOverCommand,
     LinkDefectCommand,
     OwnerChoice,
     ProposeResolutionCommand,
@@ -130,6 +135,22 @@ def _request_part(case: IssueCase, actor: Actor, now: datetime) -> None:
     case.check_request_part(cmd)
 
 
+def _claim(case: IssueCase, actor: Actor, now: datetime) -> None:
+    """A claim for the asking person themselves, at the tier the issue waits for (a
+    dispatcher or manager may name someone else; the page offers the self-claim)."""
+    me = OwnerChoice(engineer_id=actor.id, engineer_name=actor.name, tier=case.status.tier)
+    case.check_claim(ClaimCommand(actor=actor, engineer=me))
+
+
+def _hand_over(case: IssueCase, actor: Actor, now: datetime) -> None:
+    """Hand over from whoever holds the issue now: its owner, else the engineer offered it
+    (with neither, the check refuses with its own reason)."""
+    s = case.status
+    held = s.owner if s.owner is not None else s.offer.engineer if s.offer else None
+    engineer_id = held.engineer_id if held is not None else REPRESENTATIVE_ENGINEER
+    case.check_hand_over(HandOverCommand(actor=actor, engineer_id=engineer_id, reason=PLACEHOLDER))
+
+
 CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("acknowledge", lambda c, a, _: c.check_acknowledge(AcknowledgeCommand(actor=a))),
     CatalogueEntry(
@@ -181,6 +202,20 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     CatalogueEntry("dispatch_visit", _dispatch_visit),
     CatalogueEntry("request_part", _request_part),
+    # dispatch: queues, offers and hand-offs (domain/case_dispatch.py)
+    CatalogueEntry("claim", _claim),
+    CatalogueEntry(
+        "accept_offer",
+        lambda c, a, now: c.check_accept_offer(AcceptOfferCommand(actor=a), now),
+    ),
+    CatalogueEntry(
+        "decline_offer", lambda c, a, _: c.check_decline_offer(DeclineOfferCommand(actor=a))
+    ),
+    CatalogueEntry(
+        "hand_back",
+        lambda c, a, _: c.check_hand_back(HandBackCommand(actor=a, guidance=PLACEHOLDER)),
+    ),
+    CatalogueEntry("hand_over", _hand_over),
 )
 
 ENTRIES: dict[str, CatalogueEntry] = {entry.name: entry for entry in CATALOGUE}

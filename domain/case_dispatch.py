@@ -20,7 +20,7 @@ from domain.case_base import (
     Effects,
     FollowUp,
 )
-from domain.enums import ActorKind, EventKind, IssueState, Tier, Visibility
+from domain.enums import OPEN_STATES, ActorKind, EventKind, IssueState, Tier, Visibility
 from domain.models import (
     SYSTEM_ACTOR,
     AcceptOfferCommand,
@@ -224,6 +224,11 @@ class DispatchRules(CaseBase):
         offer = self.status.offer
         if offer is None:
             raise CommandRejected(f"issue {self.status.issue_id} is not offered to anyone")
+        if self.status.state not in OPEN_STATES:
+            # An offer left standing when the issue closed or was cancelled is void.
+            raise CommandRejected(f"issue {self.status.issue_id} is {self.status.state.value}")
+        if actor.kind in (ActorKind.CUSTOMER, ActorKind.INTEGRATION):
+            raise CommandForbidden(f"{actor.name} cannot {action}: offers go to engineers")
         if actor.scope is not None and offer.engineer.engineer_id != actor.id:
             raise CommandForbidden(
                 f"{actor.name} cannot {action}: the issue is offered to "

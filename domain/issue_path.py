@@ -3,8 +3,8 @@
 Each stage visit is a state at a tier (so a lane of `lifecycle_graph`): when it was entered
 and left, who owned the issue there, and the SLA warnings and breaches that fired during
 it. A state visited twice is two visits, numbered. `public_path` is what customers may see:
-the support tiers merged into one lane, staff-only stages dropped, no owners, and only
-the breaches of the two promises made to them.
+the support tiers merged into one lane, staff-only stages dropped, no owners, no queue
+waits, offers, claims or hand-offs, and only the breaches of the two promises made to them.
 """
 
 from collections.abc import Sequence
@@ -22,8 +22,38 @@ _TIER_OF: dict[EventKind, Tier | None] = {
     EventKind.DEFECT_FIXED: Tier.FRONTLINE,
     EventKind.DEFECT_WONT_FIX: Tier.EXPERT,
     EventKind.DEFECT_REOPENED: Tier.RND,
+    EventKind.HANDED_BACK: Tier.FRONTLINE,
 }
-_OWNER_EVENTS = frozenset({EventKind.ASSIGNED, EventKind.REASSIGNED, EventKind.ESCALATED})
+_OWNER_EVENTS = frozenset(
+    {EventKind.ASSIGNED, EventKind.REASSIGNED, EventKind.ESCALATED, EventKind.HANDED_BACK}
+)
+DISPATCH_EVENTS = frozenset(
+    {
+        EventKind.QUEUED,
+        EventKind.OFFERED,
+        EventKind.OFFER_DECLINED,
+        EventKind.OFFER_EXPIRED,
+        EventKind.CLAIMED,
+        EventKind.OFFER_ACCEPTED,
+        EventKind.HANDED_BACK,
+        EventKind.HANDED_OVER,
+    }
+)
+"""How an issue found (or changed) its owner: staff-only marks on the stage they happened in."""
+_UNOWNING = frozenset({EventKind.QUEUED, EventKind.OFFERED})
+"""The issue is nobody's while it waits in a queue or an offer is open."""
+_TAKEN = frozenset({EventKind.CLAIMED, EventKind.OFFER_ACCEPTED})
+"""Someone took it (their assignment follows, possibly in the next stage)."""
+
+
+@dataclass(frozen=True)
+class DispatchMark:
+    """A queue wait, an offer and its answer, a claim, a hand-back or a hand-over; the
+    engineer is the one offered, claiming, handed back to, or handed over from."""
+
+    at: datetime
+    kind: EventKind
+    engineer_id: str | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,11 @@ class StageVisit:
     """1 the first time the issue stands at this state in this lane, 2 the next..."""
     owner_id: str | None = None
     marks: tuple[SlaMark, ...] = ()
+    dispatch: tuple[DispatchMark, ...] = ()
+    """Staff-only: how the issue was routed during this visit, oldest first."""
+    waiting_owner: str | None = None
+    """ "queue" or "offer" while the issue stands here unowned in its team's queue or offered
+    to an engineer (as of the visit's end), else None."""
 
     @property
     def current(self) -> bool:
@@ -62,6 +97,14 @@ class StageVisit:
         if self.state == IssueState.ESCALATED and self.tier == Tier.RND:
             return "rnd"
         return None
+
+
+def _dispatch_mark(event: TimelineEvent) -> DispatchMark | None:
+    if event.kind not in DISPATCH_EVENTS:
+        return None
+    key = "from_engineer_id" if event.kind == EventKind.HANDED_OVER else "engineer_id"
+    engineer = event.data.get(key)
+    return DispatchMark(event.at, event.kind, engineer if isinstance(engineer, str) else None)
 
 
 def _tier_after(event: TimelineEvent, tier: Tier) -> Tier:
@@ -100,6 +143,7 @@ def issue_path(events: Sequence[TimelineEvent]) -> tuple[StageVisit, ...]:
     tier = Tier.FRONTLINE
     owner: str | None = None
     tier1_owner: str | None = None
+    unowned: str | None = None
 
     def enter(state: IssueState, at: datetime) -> None:
         lane = lane_of(state, tier)
@@ -121,6 +165,12 @@ def issue_path(events: Sequence[TimelineEvent]) -> tuple[StageVisit, ...]:
             owner = tier1_owner
         elif event.kind in (EventKind.DEFECT_WONT_FIX, EventKind.DEFECT_REOPENED):
             owner = None  # the new tier's owner is chosen by dispatch, not recorded here
+        elif event.kind in _UNOWNING:
+            owner = None
+        if event.kind in _UNOWNING:
+            unowned = "queue" if event.kind == EventKind.QUEUED else "offer"
+        elif event.kind in _TAKEN or (owner is not None and event.kind in _OWNER_EVENTS):
+            unowned = None
         state = event.to_state or visits[-1].state
         current = visits[-1]
         if state != current.state or lane_of(state, tier) != current.lane:
@@ -130,6 +180,11 @@ def issue_path(events: Sequence[TimelineEvent]) -> tuple[StageVisit, ...]:
         mark = _mark(event)
         if mark is not None:
             visits[-1] = replace(visits[-1], marks=(*visits[-1].marks, mark))
+        routed = _dispatch_mark(event)
+        if routed is not None:
+            visits[-1] = replace(visits[-1], dispatch=(*visits[-1].dispatch, routed))
+        if visits[-1].waiting_owner != unowned:
+            visits[-1] = replace(visits[-1], waiting_owner=unowned)
     return tuple(visits)
 
 
@@ -155,6 +210,8 @@ def public_path(visits: Sequence[StageVisit]) -> tuple[StageVisit, ...]:
                 tier=Tier.FRONTLINE,
                 owner_id=None,
                 marks=marks,
+                waiting_owner=None,
+                dispatch=(),  # who was offered, claimed or handed over is staff business
                 visit=counts[visit.state],
             )
         )

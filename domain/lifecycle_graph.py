@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from domain.case_base import DEFECT_REOPEN_STATES, REASSIGNABLE_STATES, WORKING_STATES
+from domain.case_dispatch import HAND_BACK_STATES
 from domain.case_onsite import ONSITE_STATES
 from domain.enums import OPEN_STATES, EventKind, IssueState, Tier
 
@@ -132,6 +133,11 @@ _S = IssueState
 ESCALATABLE = _states(_S.ASSIGNED, _S.IN_PROGRESS, _S.ESCALATED)
 REGISTERED_OPEN = OPEN_STATES - {_S.NEW}
 """Open with an SLA promise taken (intake accepted the issue)."""
+ROUTING = frozenset({"dispatch", "escalate", "hand_over", "reoffer"})
+"""The steps that pick the next owner: an owner, an offer or the team's queue."""
+OFFER_STANDS = REGISTERED_OPEN
+"""Where an offer can be answered: an offer left standing when the issue closed or was
+cancelled is void (its check refuses it)."""
 
 TRANSITIONS: tuple[Transition, ...] = (
     # intake and dispatch
@@ -142,13 +148,53 @@ TRANSITIONS: tuple[Transition, ...] = (
         EventKind.ASSIGNED,
         _states(_S.ACCEPTED),
         _S.ASSIGNED,
+        # intake's dispatch assigns too; so does any other way a new issue finds its owner
+        within=frozenset({"dispatch", "claim", "accept_offer", "hand_over", "reoffer"}),
+    ),
+    # dispatch: nobody qualifies (the team's queue) or the team wants its engineer to accept
+    # (an offer); at intake, on an escalation, a hand-over, or after an offer lapsed
+    Transition(
+        "queue",
+        TriggerKind.AUTOMATIC,
+        EventKind.QUEUED,
+        REGISTERED_OPEN,
+        None,
+        within=ROUTING,
+    ),
+    Transition(
+        "offer",
+        TriggerKind.AUTOMATIC,
+        EventKind.OFFERED,
+        REGISTERED_OPEN,
+        None,
+        within=ROUTING,
+    ),
+    Transition(
+        "offer_expiry",
+        TriggerKind.AUTOMATIC,
+        EventKind.OFFER_EXPIRED,
+        REGISTERED_OPEN,
+        None,
+        within=frozenset({"auto_close"}),  # the workflow's timer step fires it
     ),
     # people's commands
     _command("acknowledge", EventKind.ACKNOWLEDGED, _states(_S.ASSIGNED), _S.IN_PROGRESS),
     _command("comment", EventKind.COMMENTED, OPEN_STATES | {_S.CLOSED}, None),
-    _command("internal_comment", EventKind.COMMENTED, OPEN_STATES | {_S.CLOSED}, None),
+    _command(
+        "internal_comment",
+        EventKind.COMMENTED,
+        OPEN_STATES | {_S.CLOSED},
+        None,
+        within=frozenset({"hand_back"}),  # the guidance is an internal comment
+    ),
     _command("assign", EventKind.ASSIGNED, _states(_S.ACCEPTED), _S.ASSIGNED),
-    _command("assign", EventKind.REASSIGNED, REASSIGNABLE_STATES - {_S.ACCEPTED}, None),
+    _command(
+        "assign",
+        EventKind.REASSIGNED,
+        REASSIGNABLE_STATES - {_S.ACCEPTED},
+        None,
+        within=frozenset({"claim", "accept_offer", "hand_over", "reoffer"}),
+    ),
     _command("escalate", EventKind.ESCALATED, ESCALATABLE, _S.ESCALATED),
     _command("request_info", EventKind.INFO_REQUESTED, WORKING_STATES, _S.WAITING_CUSTOMER),
     _command(
@@ -194,6 +240,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     # on-site service: a field engineer's visit, a spare part (their own workflows follow)
     _command("dispatch_visit", EventKind.VISIT_DISPATCHED, ONSITE_STATES, None),
     _command("request_part", EventKind.PART_REQUESTED, ONSITE_STATES, None),
+    # dispatch: claims from the queue, answers to offers, hand-offs between owners
+    _command("claim", EventKind.CLAIMED, REASSIGNABLE_STATES, None),
+    _command("accept_offer", EventKind.OFFER_ACCEPTED, OFFER_STANDS, None),
+    _command("decline_offer", EventKind.OFFER_DECLINED, OFFER_STANDS, None),
+    _command("hand_back", EventKind.HANDED_BACK, HAND_BACK_STATES, _S.IN_PROGRESS),
+    _command("hand_over", EventKind.HANDED_OVER, REGISTERED_OPEN, None),
     # background work: the defect created for an issue escalated to R&D
     Transition(
         "create_defect",

@@ -43,6 +43,11 @@ COMMANDS: dict[str, str] = {
     "retry_tracker_sync": N_("Retry creating the defect"),
     "dispatch_visit": N_("Dispatch an on-site visit"),
     "request_part": N_("Request a spare part"),
+    "claim": N_("Claim from the queue"),
+    "accept_offer": N_("Accept the offer"),
+    "decline_offer": N_("Decline the offer"),
+    "hand_back": N_("Hand back to tier 1"),
+    "hand_over": N_("Hand over"),
 }
 
 DEFECT_STATUS: dict[str, str] = {
@@ -149,4 +154,12 @@ EVENTS: dict[EventKind, str] = {
     EventKind.DEFECT_REOPENED: N_("Defect reopened"),
     EventKind.DEFECT_UPDATE_IGNORED: N_("Defect update ignored"),
     EventKind.DEFECT_COMMENTED: N_("R&D commented"),
+    EventKind.QUEUED: N_("Waiting in the queue"),
+    EventKind.CLAIMED: N_("Claimed"),
+    EventKind.OFFERED: N_("Offered"),
+    EventKind.OFFER_ACCEPTED: N_("Offer accepted"),
+    EventKind.OFFER_DECLINED: N_("Offer declined"),
+    EventKind.OFFER_EXPIRED: N_("Offer expired"),
+    EventKind.HANDED_BACK: N_("Handed back"),
+    EventKind.HANDED_OVER: N_("Handed over"),
 }

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import CUSTOMER_SIDE, EVERYONE, STAFF, Principal
+from api.auth import DISPATCHING as HANDING_OVER
 from api.schemas import IssueAction, IssueActions
 from api.services import issues as issue_service
 from api.temporal_gateway import TemporalGateway, WorkflowEnded
@@ -51,6 +52,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "retry_tracker_sync": Endpoint("/tracker-retry", MANAGERS),
     "dispatch_visit": Endpoint("/visits", DISPATCHING),
     "request_part": Endpoint("/parts", REQUESTING_PARTS),
+    # dispatch (api/routes/issue_dispatch.py): a claim is for the caller themselves
+    "claim": Endpoint("/claim", STAFF),
+    "accept_offer": Endpoint("/offer/accept", STAFF),
+    "decline_offer": Endpoint("/offer/decline", STAFF),
+    "hand_back": Endpoint("/hand-back", STAFF),
+    "hand_over": Endpoint("/hand-over", HANDING_OVER),
 }
 """The roles mirror each route's `principal.require` (tests/api/test_issue_page_api.py
 checks them against the routes); a command without an endpoint is not offered."""

@@ -57,7 +57,8 @@ async def path_for(
     if principal.role not in STAFF:
         await session.commit()
         return public_path(visits), names
-    for owner_id in {v.owner_id for v in visits if v.owner_id}:
+    routed = {m.engineer_id for v in visits for m in v.dispatch if m.engineer_id}
+    for owner_id in {v.owner_id for v in visits if v.owner_id} | routed:
         engineer = await reference_repo.get_engineer(session, owner_id)
         names[owner_id] = engineer.name if engineer is not None else owner_id
     await session.commit()

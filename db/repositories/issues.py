@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.models import CommentRow, EventRow, IssueRow, utcnow
+from db.repositories import knowledge as knowledge_repo
 from db.repositories import stats as stats_repo
 from db.repositories._dialect import insert_if_absent
 from db.repositories.reference import CLOSED_STATES
@@ -236,6 +237,9 @@ async def apply_record_batch(session: AsyncSession, batch: RecordBatch, workflow
     )
     # The statistics follow in the same transaction, from everything recorded so far.
     await stats_repo.refresh_facts(session, status.issue_id)
+    # The knowledge base's solve and evolve loops (drafts on escalation, capture prompts on
+    # resolution, known errors on a defect fix) see every recorded step, in this transaction.
+    await knowledge_repo.react_to_batch(session, batch)
 
 
 # --- reading ------------------------------------------------------------------------------------

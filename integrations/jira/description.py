@@ -3,16 +3,13 @@
 import re
 
 from domain.enums import Severity
+from domain.redaction import redact
 from integrations.tracker.port import DefectDraft
 
 MAX_DESCRIPTION_CHARS = 30_000
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NOFORMAT = re.compile(r"\{noformat\}", re.IGNORECASE)
 
-
-def redact(text: str) -> str:
-    """Drop e-mail addresses engineers may have pasted into free text."""
-    return _EMAIL.sub("[email removed]", text)
+__all__ = ["MAX_DESCRIPTION_CHARS", "redact", "render_description"]
 
 
 def _block(title: str, text: str) -> str:

@@ -145,6 +145,11 @@ BODIES: dict[str, dict[str, Any]] = {
         "window_end": "2099-01-01T11:00:00+00:00",
     },
     "request_part": {"part_number": "PSU-1", "warehouse": "central"},
+    "claim": {},
+    "accept_offer": {},
+    "decline_offer": {"reason": "x"},
+    "hand_back": {"guidance": "x"},
+    "hand_over": {"engineer_id": "bob", "reason": "x"},
 }
 TOKENS = {"customer": CUSTOMER, "engineer": ENGINEER, "manager": MANAGER, "admin": ADMIN}
 TOKENS["integration"] = INTEGRATION

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from api.progress_diagram import render_progress_svg
 from domain.issue_path import issue_path, public_path
+from tests.domain.test_issue_path import dispatch_journey
 from tests.domain.test_lifecycle import T0, reported_case
 from tests.support.journeys import long_journey
 
@@ -99,3 +100,29 @@ def test_every_text_goes_through_the_callers_gettext_and_every_time_its_formatte
         words = [w for w in (node.text or "").split() if w not in owners]
         assert all(w == w.upper() for w in words), node.text
     assert shouting("{clock}: target missed") == "{clock}: TARGET MISSED"
+
+
+def test_staff_read_queue_waits_offers_and_hand_backs_and_customers_no_name_of_them() -> None:
+    visits = issue_path(dispatch_journey().events)
+    names = {**NAMES, "frank": "Frank Weber"}
+
+    def svg(public: bool) -> ET.Element:
+        return ET.fromstring(
+            render_progress_svg(
+                public_path(visits) if public else visits,
+                issue_id="ITR-1",
+                public=public,
+                gettext=lambda text: text,
+                format_time=clock,
+                owner_names=None if public else names,
+            )
+        )
+
+    staff = texts(svg(False))
+    for line in ("queued: nobody available", "claimed by Alice", "offered to Frank Weber"):
+        assert line in staff
+    assert "handed back to Alice" in staff
+    public = svg(True)
+    shown = texts(public) + " ".join(d.text or "" for d in public.iter(f"{SVG}desc"))
+    for word in ("Alice", "Frank", "queue", "offer", "handed"):
+        assert word not in shown

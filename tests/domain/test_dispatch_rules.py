@@ -267,6 +267,20 @@ def test_only_the_engineer_offered_it_accepts_and_only_before_it_expires() -> No
 # --- hand-offs ---------------------------------------------------------------------------------
 
 
+def test_customers_cannot_answer_an_offer_and_a_cancelled_issue_voids_it() -> None:
+    case = accepted()
+    case.queue_or_assign(
+        OwnerAnswer(owner=ALICE.model_copy(update={"offer_timeout": OFFER_TIMEOUT})), T0
+    )
+    with pytest.raises(CommandForbidden, match="offers go to engineers"):
+        case.check_accept_offer(AcceptOfferCommand(actor=CUSTOMER), T0)
+    with pytest.raises(CommandForbidden, match="offers go to engineers"):
+        case.check_decline_offer(DeclineOfferCommand(actor=CUSTOMER))
+    case.cancel(CancelCommand(actor=CUSTOMER, reason="Solved it ourselves."), T0)
+    with pytest.raises(CommandRejected, match="cancelled"):
+        case.check_accept_offer(AcceptOfferCommand(actor=OWNER), T0 + timedelta(minutes=1))
+
+
 def test_hand_back_returns_to_the_tier1_owner_whose_tier_clock_resumes_where_it_stopped() -> None:
     case = owned_by_alice()
     case.acknowledge(AcknowledgeCommand(actor=OWNER), T0)

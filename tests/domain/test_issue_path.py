@@ -1,12 +1,38 @@
 """The path an issue took, read from a timeline the real state machine wrote."""
 
 import itertools
+from datetime import timedelta
 
-from domain.enums import IssueState, SlaClockKind, Tier
+from domain.enums import (
+    ActorKind,
+    ContractLevel,
+    EventKind,
+    IssueState,
+    SlaClockKind,
+    Tier,
+    WarrantyStatus,
+)
 from domain.issue_path import issue_path, public_path
 from domain.lifecycle_graph import Lane
+from domain.models import (
+    AcceptOfferCommand,
+    AcknowledgeCommand,
+    Actor,
+    ClaimCommand,
+    Entitlement,
+    EscalateCommand,
+    HandBackCommand,
+    OwnerAnswer,
+)
 from tests.domain.test_lifecycle import T0, reported_case
-from tests.support.journeys import long_journey
+from tests.support.journeys import (
+    ALICE,
+    CUSTOMER_ACTOR,
+    ENGINEER,
+    FRANK,
+    Journey,
+    long_journey,
+)
 
 S = IssueState
 
@@ -59,3 +85,66 @@ def test_the_customer_path_merges_the_tiers_and_shows_no_owner_or_internal_clock
     )
     assert all(m.breached for v in visits for m in v.marks)
     assert visits[-1].current and visits[-1].visit == 2
+
+
+def dispatch_journey() -> Journey:
+    """Queued at intake, claimed by Alice, escalated to tier 2 and offered to Frank, who
+    accepts, then handed back to Alice with guidance."""
+    case = reported_case()
+    j = Journey(case, T0)
+    j.take(case.register(j.now, CUSTOMER_ACTOR))
+    entitlement = Entitlement(
+        contract_id="c", level=ContractLevel.PREMIUM, warranty_status=WarrantyStatus.IN_WARRANTY
+    )
+    j.take(case.accept(entitlement, j.now, None))
+    j.take(case.queue_or_assign(OwnerAnswer(team_id="support", why="nobody is on duty"), j.now))
+    j.later(timedelta(minutes=20))
+    j.take(case.claim(ClaimCommand(actor=ENGINEER, engineer=ALICE), j.now))
+    j.take(case.acknowledge(AcknowledgeCommand(actor=ENGINEER), j.now))
+    j.later(timedelta(hours=1))
+    offered = FRANK.model_copy(update={"offer_timeout": timedelta(hours=1)})
+    escalate = EscalateCommand(actor=ENGINEER, to_tier=Tier.EXPERT, reason="needs an expert")
+    j.take(case.escalate(escalate, j.now, offered))
+    j.later(timedelta(minutes=10))
+    frank = Actor(kind=ActorKind.ENGINEER, id="frank", name="Frank Weber")
+    j.take(case.accept_offer(AcceptOfferCommand(actor=frank), j.now))
+    j.later(timedelta(hours=1))
+    j.take(case.hand_back(HandBackCommand(actor=frank, guidance="Reset the PSU"), j.now))
+    return j
+
+
+def test_queue_waits_offers_claims_and_hand_backs_are_marked_on_their_stages() -> None:
+    visits = issue_path(dispatch_journey().events)
+    accepted, assigned, working, escalated, back = visits[1:]
+    assert accepted.state == S.ACCEPTED and accepted.owner_id is None
+    assert [m.kind for m in accepted.dispatch] == [EventKind.QUEUED, EventKind.CLAIMED]
+    assert accepted.waiting_owner is None  # claimed before it left the stage
+    assert assigned.owner_id == "alice" and working.state == S.IN_PROGRESS
+    assert escalated.lane == Lane.TIER_2 and escalated.owner_id == "frank"
+    assert [(m.kind, m.engineer_id) for m in escalated.dispatch] == [
+        (EventKind.OFFERED, "frank"),
+        (EventKind.OFFER_ACCEPTED, "frank"),
+    ]
+    assert (back.state, back.lane, back.owner_id) == (S.IN_PROGRESS, Lane.TIER_1, "alice")
+    assert [(m.kind, m.engineer_id) for m in back.dispatch] == [(EventKind.HANDED_BACK, "alice")]
+
+
+def test_an_issue_waiting_in_the_queue_or_for_an_offer_says_so_until_someone_owns_it() -> None:
+    case = reported_case()
+    j = Journey(case, T0)
+    j.take(case.register(j.now, CUSTOMER_ACTOR))
+    entitlement = Entitlement(
+        contract_id="c", level=None, warranty_status=WarrantyStatus.IN_WARRANTY
+    )
+    j.take(case.accept(entitlement, j.now, None))
+    offered = ALICE.model_copy(update={"offer_timeout": timedelta(minutes=30)})
+    j.take(case.queue_or_assign(OwnerAnswer(owner=offered), j.now))
+    assert issue_path(j.events)[-1].waiting_owner == "offer"
+    j.take(case.queue_or_assign(OwnerAnswer(team_id="support"), j.now))
+    assert issue_path(j.events)[-1].waiting_owner == "queue"
+
+
+def test_customers_see_no_queue_offer_or_hand_off_and_no_engineer() -> None:
+    shown = public_path(issue_path(dispatch_journey().events))
+    assert all(v.dispatch == () and v.waiting_owner is None for v in shown)
+    assert all(v.owner_id is None and v.lane in (Lane.SUPPORT, Lane.CUSTOMER) for v in shown)

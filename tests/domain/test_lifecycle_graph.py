@@ -36,21 +36,27 @@ from domain.lifecycle_graph import (
 )
 from domain.models import (
     SYSTEM_ACTOR,
+    AcceptOfferCommand,
     AcknowledgeCommand,
     Actor,
     AssignCommand,
     CancelCommand,
     ChangeSeverityCommand,
+    ClaimCommand,
     CommentCommand,
     ConfirmClosureCommand,
     CustomerReplyCommand,
+    DeclineOfferCommand,
     DefectChange,
     DefectLink,
     Entitlement,
     EscalateCommand,
+    HandBackCommand,
+    HandOverCommand,
     IssueIntake,
     LifecycleConfig,
     LinkDefectCommand,
+    OwnerAnswer,
     OwnerChoice,
     ProposeResolutionCommand,
     ReapplySlaCommand,
@@ -73,6 +79,25 @@ OTHERS = {
     Tier.RND: OwnerChoice(engineer_id="ravi", engineer_name="Ravi", tier=Tier.RND),
 }
 TEXT = "words"
+TEAM = "support"
+OFFER_TIMEOUT = timedelta(minutes=30)
+"""Shorter than the smallest clock step: any `time` step lets a standing offer lapse."""
+MANAGER = Actor(kind=ActorKind.MANAGER, id="nina", name="Nina")
+
+
+def offered(owner: OwnerChoice) -> OwnerChoice:
+    """The engineer as a team that wants offers routes them."""
+    return owner.model_copy(update={"team_id": TEAM, "offer_timeout": OFFER_TIMEOUT})
+
+
+def routed(owner: OwnerChoice, choice: int) -> OwnerAnswer:
+    """The owner chooser's answer: the engineer directly, offered, or nobody (the queue)."""
+    match choice % 3:
+        case 0:
+            return OwnerAnswer(owner=owner.model_copy(update={"team_id": TEAM}))
+        case 1:
+            return OwnerAnswer(owner=offered(owner))
+    return OwnerAnswer(team_id=TEAM, why="nobody is available")
 
 
 class Driver:
@@ -100,13 +125,31 @@ class Driver:
         self.visits = 0
         self.performed: list[tuple[str, EventKind, IssueState, IssueState]] = []
         self.defects = 0
+        self.dispatched = False
 
     def staff(self) -> Actor:
         """The owner if there is one (whoever may act on the issue), else a manager."""
         owner = self.case.status.owner
         if owner is None:
-            return Actor(kind=ActorKind.MANAGER, id="nina", name="Nina")
+            return MANAGER
         return Actor(kind=ActorKind.ENGINEER, id=owner.engineer_id, name=owner.engineer_name)
+
+    def offered_to(self) -> Actor:
+        """The engineer the issue is offered to (answering the offer), else whoever acts."""
+        offer = self.case.status.offer
+        if offer is None:
+            return self.staff()
+        engineer = offer.engineer
+        return Actor(kind=ActorKind.ENGINEER, id=engineer.engineer_id, name=engineer.engineer_name)
+
+    def next_offer(self) -> OwnerAnswer:
+        """As the workflow re-offers: the next engineer of the team at the issue's tier who
+        has not declined or let the offer lapse, else the team's queue."""
+        s = self.case.status
+        for engineer in (OWNERS[s.tier], OTHERS[s.tier]):
+            if engineer.engineer_id not in s.declined_ids:
+                return OwnerAnswer(owner=offered(engineer))
+        return OwnerAnswer(team_id=s.team_id or TEAM, why="everyone declined")
 
     def run(self, trigger: str, step: Callable[[], Effects]) -> bool:
         before = self.case.status.state
@@ -130,6 +173,10 @@ class Driver:
                 self.run(
                     "change_severity", lambda c=cmd2: self.case.change_severity(c, None, self.now)
                 )
+            if follow_up.reoffer:
+                answer = self.next_offer()
+                why = follow_up.reason
+                self.run("reoffer", lambda a=answer, r=why: self.case.reoffer(a, self.now, r))
         return True
 
     def _record(self, trigger: str, before: IssueState, effects: Effects) -> None:
@@ -149,10 +196,42 @@ class Driver:
         match name:
             case "accept":
                 return self.run("accept", lambda: _accept(case, now))
-            case "assign_initial":
-                if case.status.state != IssueState.ACCEPTED:
+            case "assign_initial" | "dispatch":  # intake's dispatch, before and after queues
+                if case.status.state != IssueState.ACCEPTED or self.dispatched:
                     return False
-                return self.run("assign_initial", lambda: case.assign_initial(OWNERS[tier], now))
+                self.dispatched = True
+                if name == "assign_initial":
+                    return self.run(name, lambda: case.assign_initial(OWNERS[tier], now))
+                answer = routed(OWNERS[tier], choice)
+                return self.run(name, lambda: case.queue_or_assign(answer, now))
+            case "claim":
+                claimant = OTHERS[tier] if choice % 2 else OWNERS[tier]
+                by = (  # the engineer for themselves, or a manager for them
+                    Actor(kind=ActorKind.ENGINEER, id=claimant.engineer_id, name="Claimant")
+                    if choice % 2
+                    else actor
+                )
+                cmd_k = ClaimCommand(actor=by, engineer=claimant)
+                return self.run(name, lambda: case.claim(cmd_k, now))
+            case "accept_offer":
+                cmd_ao = AcceptOfferCommand(actor=self.offered_to())
+                return self.run(name, lambda: case.accept_offer(cmd_ao, now))
+            case "decline_offer":
+                cmd_do = DeclineOfferCommand(
+                    actor=self.offered_to(), reason=TEXT if choice % 2 else None
+                )
+                return self.run(name, lambda: case.decline_offer(cmd_do, now))
+            case "hand_back":
+                cmd_hb = HandBackCommand(actor=actor, guidance=TEXT)
+                return self.run(name, lambda: case.hand_back(cmd_hb, now))
+            case "hand_over":
+                s = case.status
+                held = s.owner if s.owner is not None else s.offer.engineer if s.offer else None
+                leaving = held.engineer_id if held is not None else "nobody"
+                cmd_ho = HandOverCommand(actor=MANAGER, engineer_id=leaving, reason=TEXT)
+                nxt = OTHERS[tier] if leaving == OWNERS[tier].engineer_id else OWNERS[tier]
+                answer_h = routed(nxt, choice)
+                return self.run(name, lambda: case.hand_over(cmd_ho, answer_h, now))
             case "acknowledge":
                 cmd_a = AcknowledgeCommand(actor=actor, message=TEXT if choice % 2 else None)
                 return self.run(name, lambda: case.acknowledge(cmd_a, now))
@@ -171,8 +250,13 @@ class Driver:
             case "escalate":
                 to = Tier(min(int(tier) + 1 + choice % 2, 3))
                 owner = OWNERS[to] if choice % 3 else None
+                queue = None
+                if choice == 3:  # routed: nobody qualifies, the target tier's queue
+                    queue = OwnerAnswer(team_id=TEAM, why="nobody is available")
+                if choice == 4 and owner is not None:  # routed to a team that offers
+                    owner = offered(owner)
                 cmd_e = EscalateCommand(actor=actor, to_tier=to, reason=TEXT)
-                return self.run(name, lambda: case.escalate(cmd_e, now, owner))
+                return self.run(name, lambda: case.escalate(cmd_e, now, owner, queue))
             case "request_info":
                 cmd_r = RequestInfoCommand(actor=actor, question=TEXT)
                 return self.run(name, lambda: case.request_info(cmd_r, now))
@@ -272,6 +356,7 @@ def _accept(case: IssueCase, now: datetime) -> Effects:
 STEPS = (
     "accept",
     "assign_initial",
+    "dispatch",
     *(entry.name for entry in CATALOGUE),
     "create_defect",
     "time",
@@ -281,13 +366,16 @@ steps = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 11)), max_size
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(ServiceMode), steps)
+@given(st.sampled_from(ServiceMode), st.integers(0, 3), steps)
 def test_every_transition_the_case_performs_is_declared_in_the_graph(
-    mode: ServiceMode, sequence: list[tuple[str, int]]
+    mode: ServiceMode, start: int, sequence: list[tuple[str, int]]
 ) -> None:
     driver = Driver(mode)
     driver.step("accept", 0)
-    driver.step("assign_initial", 0)
+    if start == 3:
+        driver.step("assign_initial", 0)
+    else:  # assigned, offered or queued at intake
+        driver.step("dispatch", start)
     for name, choice in sequence:
         before = driver.case.status.state
         for entry in CATALOGUE:  # what a check lets through is declared from this state
@@ -315,7 +403,13 @@ def explore(depth: int) -> tuple[list[Driver], frozenset[Performed]]:
         following: list[Driver] = []
         for driver in frontier:
             for name in STEPS:
-                for choice in range(6 if name in ("time", "defect", "escalate") else 2):
+                for choice in range(
+                    6
+                    if name in ("time", "defect", "escalate")
+                    else 3
+                    if name in ("dispatch", "hand_over")
+                    else 2
+                ):
                     nxt = copy.deepcopy(driver)
                     if not nxt.step(name, choice):
                         continue
@@ -330,6 +424,7 @@ def explore(depth: int) -> tuple[list[Driver], frozenset[Performed]]:
                         s.archived_at is None,
                         s.previous_state,
                         s.owner is None,
+                        s.offer is None,
                         nxt.case.defect_pending,
                     )
                     if key not in seen:

@@ -12,7 +12,14 @@ from babel.messages.pofile import read_po
 from api.services.issue_actions import ENDPOINTS
 from domain.enums import ActorKind, ContractLevel, IssueState, Role, Tier, WarrantyStatus
 from domain.lifecycle import IssueCase
-from domain.models import AcknowledgeCommand, Actor, Entitlement, OwnerChoice
+from domain.models import (
+    AcknowledgeCommand,
+    Actor,
+    Entitlement,
+    EscalateCommand,
+    OwnerAnswer,
+    OwnerChoice,
+)
 from tests.integration.conftest import CUSTOMER, NEW_ISSUE, unique
 from tests.web.conftest import CSRF, Web
 from web.routes.agent import FORMS
@@ -154,3 +161,87 @@ async def test_an_escalation_from_the_page_names_the_tier_and_the_engineer(web: 
     assert sent.status_code == 303, sent.text
     _, name, command = web.temporal.updates[-1]
     assert (name, command.to_tier, command.engineer.engineer_id) == ("escalate", 2, "frank")
+
+
+def routed_case(web: Web, issue_id: str, answer: OwnerAnswer) -> IssueCase:
+    """The fake workflow's issue as intake's dispatch left it: queued, offered or owned."""
+    started = web.temporal.running[issue_id]
+    case = IssueCase.open(started.intake, started.config)
+    now = started.intake.created_at
+    case.register(now, started.intake.reporter)
+    entitlement = Entitlement(
+        contract_id="c", level=ContractLevel.PREMIUM, warranty_status=WarrantyStatus.IN_WARRANTY
+    )
+    case.accept(entitlement, now)
+    case.queue_or_assign(answer, now)
+    web.temporal.cases[issue_id] = case
+    return case
+
+
+async def test_an_unowned_issue_is_claimed_from_the_page_for_the_engineer_themselves(
+    web: Web,
+) -> None:
+    issue_id = await opened_issue(web)
+    routed_case(web, issue_id, OwnerAnswer(why="nobody is on duty"))
+    await web.sign_in("alice", "demo-alice-tier1")
+    page = await web.http.get(f"/workspace/issues/{issue_id}")
+    assert form_ids(page.text)[0] == "claim"
+    assert "accept_offer" not in form_ids(page.text)
+    token = CSRF.search(page.text)
+    assert token
+    url = f"/workspace/issues/{issue_id}/commands/claim"
+    sent = await web.http.post(url, data={"csrf_token": token.group(1), "idempotency_key": "c1"})
+    assert sent.status_code == 303, sent.text
+    _, name, command = web.temporal.updates[-1]
+    assert (name, command.engineer.engineer_id, command.actor.id) == ("claim", "alice", "alice")
+    forged = await web.http.post(url, data={"csrf_token": "wrong"})
+    assert forged.status_code == 403
+
+
+async def test_an_offer_is_answered_from_the_page_only_by_whom_it_is_offered_to(web: Web) -> None:
+    issue_id = await opened_issue(web)
+    offered = ALICE.model_copy(update={"offer_timeout": timedelta(days=3650)})
+    routed_case(web, issue_id, OwnerAnswer(owner=offered))
+    await web.sign_in("frank", "demo-frank-tier2")
+    other = await web.http.get(f"/workspace/issues/{issue_id}")
+    assert "accept_offer" not in form_ids(other.text)
+    assert "offered to Alice Martin" in other.text  # the refusal, with its reason
+
+    await web.sign_in("alice", "demo-alice-tier1")
+    page = await web.http.get(f"/workspace/issues/{issue_id}")
+    assert form_ids(page.text)[:2] == ["accept_offer", "decline_offer"]
+    token = CSRF.search(page.text)
+    assert token
+    url = f"/workspace/issues/{issue_id}/commands/decline_offer"
+    sent = await web.http.post(
+        url, data={"csrf_token": token.group(1), "reason": "On leave", "idempotency_key": "d1"}
+    )
+    assert sent.status_code == 303, sent.text
+    _, name, command = web.temporal.updates[-1]
+    assert (name, command.reason) == ("decline_offer", "On leave")
+
+
+async def test_a_tier_2_owner_hands_back_with_guidance_required_at_the_field(web: Web) -> None:
+    issue_id = await opened_issue(web)
+    case = routed_case(web, issue_id, OwnerAnswer(owner=ALICE))
+    now = web.temporal.running[issue_id].intake.created_at + timedelta(minutes=5)
+    alice = Actor(kind=ActorKind.ENGINEER, id="alice", name="Alice Martin")
+    case.acknowledge(AcknowledgeCommand(actor=alice), now)
+    frank = OwnerChoice(engineer_id="frank", engineer_name="Frank Weber", tier=Tier.EXPERT)
+    escalate = EscalateCommand(actor=alice, to_tier=Tier.EXPERT, reason="QoS", summary="tried")
+    case.escalate(escalate, now, frank)
+    await web.sign_in("frank", "demo-frank-tier2")
+    page = await web.http.get(f"/workspace/issues/{issue_id}")
+    assert "hand_back" in form_ids(page.text) and 'id="hand_back-guidance"' in page.text
+    token = CSRF.search(page.text)
+    assert token
+    url = f"/workspace/issues/{issue_id}/commands/hand_back"
+    empty = await web.http.post(url, data={"csrf_token": token.group(1), "guidance": " "})
+    assert empty.status_code == 422 and 'id="guidance-error"' in empty.text
+    sent = await web.http.post(
+        url,
+        data={"csrf_token": token.group(1), "guidance": "Reset QoS", "idempotency_key": "h1"},
+    )
+    assert sent.status_code == 303, sent.text
+    _, name, command = web.temporal.updates[-1]
+    assert (name, command.guidance) == ("hand_back", "Reset QoS")

@@ -25,7 +25,9 @@ from api.schemas import (
     AssignBody,
     CancelBody,
     CommentBody,
+    DeclineOfferBody,
     EscalateBody,
+    HandBackBody,
     LinkDefectBody,
     ReopenBody,
     ReplyBody,
@@ -34,18 +36,23 @@ from api.schemas import (
     SeverityBody,
 )
 from api.services import agent_workspace as workspace
+from api.services import issue_dispatch as dispatch_service
 from api.services import issues as service
 from api.temporal_gateway import CommandAccepted
 from domain.allowed_commands import PEOPLE_FILL
 from domain.enums import Tier, Visibility
 from domain.models import (
+    AcceptOfferCommand,
     AcknowledgeCommand,
     AssignCommand,
     CancelCommand,
     ChangeSeverityCommand,
+    ClaimCommand,
     CommentCommand,
     CustomerReplyCommand,
+    DeclineOfferCommand,
     EscalateCommand,
+    HandBackCommand,
     LinkDefectCommand,
     ProposeResolutionCommand,
     ReopenCommand,
@@ -352,6 +359,26 @@ async def _cancel(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseMod
     return IssueWorkflow.cancel, CancelCommand(actor=p.actor, reason=body.reason)
 
 
+async def _claim(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
+    """For the caller themselves, as the JSON API claims (403 if they cannot own issues)."""
+    engineer = await dispatch_service.claimant(s, p)
+    return IssueWorkflow.claim, ClaimCommand(actor=p.actor, engineer=engineer)
+
+
+async def _accept_offer(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
+    return IssueWorkflow.accept_offer, AcceptOfferCommand(actor=p.actor)
+
+
+async def _decline_offer(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
+    body = DeclineOfferBody(reason=_text(v, "reason"))
+    return IssueWorkflow.decline_offer, DeclineOfferCommand(actor=p.actor, reason=body.reason)
+
+
+async def _hand_back(s: Any, p: Principal, v: dict[str, str]) -> tuple[Any, BaseModel]:
+    body = HandBackBody(guidance=v.get("guidance", ""))
+    return IssueWorkflow.hand_back, HandBackCommand(actor=p.actor, guidance=body.guidance)
+
+
 @dataclass(frozen=True)
 class CommandForm:
     build: Build
@@ -360,6 +387,10 @@ class CommandForm:
 
 
 FORMS: dict[str, CommandForm] = {
+    # an unowned issue is claimed or its offer answered before anything else happens to it
+    "accept_offer": CommandForm(_accept_offer, ()),
+    "decline_offer": CommandForm(_decline_offer, ("reason",)),
+    "claim": CommandForm(_claim, ()),
     "acknowledge": CommandForm(_acknowledge, ("message",)),
     "request_info": CommandForm(_request_info, ("question",)),
     "propose_resolution": CommandForm(_resolution, ("summary",)),
@@ -372,6 +403,7 @@ FORMS: dict[str, CommandForm] = {
     "customer_reply": CommandForm(_reply, ("body",)),
     "reopen": CommandForm(_reopen, ("reason",)),
     "cancel": CommandForm(_cancel, ("reason",)),
+    "hand_back": CommandForm(_hand_back, ("guidance",)),
 }
 """The commands the page has a form for, in the order it shows them; the rest of the
 allowed commands are listed (the JSON API sends them)."""
@@ -419,6 +451,8 @@ async def run_command(
     except Problem as problem:
         if problem.status == 422:
             return await again(errors=problem_errors(problem, t), status_code=422)
+        if problem.status == 403:  # e.g. a claim by someone who cannot own issues
+            return await again(refusal=problem.detail, status_code=403)
         raise
     key = values.get("idempotency_key", "")[:64]
     try:
