@@ -359,6 +359,7 @@ class AtRiskIssue(BaseModel):
     clock: SlaClockKind | None = Field(description="The clock that breaches next")
     remaining: timedelta = Field(description="Business time left (zero when overdue)")
     overdue: bool = Field(description="Past the deadline, breach not yet recorded")
+    team_id: str | None = Field(default=None, description="The team accountable now")
 
 
 class AtRiskPage(BaseModel):
@@ -687,6 +688,19 @@ class TokenCreate(Request):
     organisation_id: Slug | None = None
     engineer_id: Slug | None = None
     contact_email: EmailStr | None = None
+
+
+class TokenRead(BaseModel):
+    """An issued token as admins list it: never the token itself (only its hash is kept)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    role: Role
+    organisation_id: str | None = None
+    engineer_id: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 class TokenCreated(BaseModel):

@@ -72,7 +72,55 @@ WARRANTY: dict[WarrantyStatus, str] = {
 QUEUES: dict[str, str] = {
     "mine": N_("My issues"),
     "open": N_("All open issues"),
-    "unassigned": N_("Unassigned"),
+    "team": N_("My team's queue"),
+    "unowned": N_("Unowned"),
+}
+
+OUTCOMES: dict[str, str] = {
+    "assigned": N_("assigned"),
+    "handed_over": N_("handed over"),
+    "refused": N_("refused"),
+    "forbidden": N_("not allowed"),
+    "not_found": N_("not found"),
+}
+
+CRITERIA: dict[str, str] = {
+    "products": N_("Products"),
+    "categories": N_("Categories"),
+    "severities": N_("Severities"),
+    "organisations": N_("Organisations"),
+    "contract_levels": N_("Contract levels"),
+    "regions": N_("Regions"),
+    "service_modes": N_("Service modes"),
+    "languages": N_("Languages"),
+    "channels": N_("Channels"),
+}
+
+PRESENCE: dict[str, str] = {
+    "available": N_("Available"),
+    "away": N_("Away"),
+    "off_duty": N_("Off duty"),
+}
+
+METRICS: dict[str, str] = {
+    "created": N_("Issues opened"),
+    "closed": N_("Issues closed"),
+    "cancelled": N_("Issues cancelled"),
+    "backlog": N_("Open at the period's end"),
+    "responded": N_("First responses"),
+    "first_contact_resolution": N_("Resolved at first contact"),
+    "reassigned": N_("Closed after a reassignment"),
+    "reopened": N_("Closed after a reopening"),
+    "rated": N_("Rated by the customer"),
+    "first_response_met": N_("First response on time"),
+    "first_response_breached": N_("First response breached"),
+    "first_response_open": N_("First response still due"),
+    "resolution_met": N_("Resolved on time"),
+    "resolution_breached": N_("Resolution SLA breached"),
+    "resolution_open": N_("Resolution still due"),
+    "ola_breached": N_("Tier budget breached"),
+    "defect_linked": N_("Linked to a defect"),
+    "defect_fixed": N_("Defect fixed"),
 }
 
 EVENTS: dict[EventKind, str] = {

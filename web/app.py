@@ -19,7 +19,7 @@ from web.deps import (
     Viewer,
 )
 from web.i18n import choose_locale, choose_timezone
-from web.routes import account, agent, knowledge, portal
+from web.routes import account, admin, agent, knowledge, manage, portal
 from web.templating import render
 
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,15 @@ def bare_viewer(request: Request) -> Viewer:
     return Viewer(None, "", False, locale, choose_timezone(None, None))
 
 
-PAGE_PREFIXES = ("/portal", "/signin", "/signout", "/language", "/workspace")
+PAGE_PREFIXES = (
+    "/portal",
+    "/signin",
+    "/signout",
+    "/language",
+    "/workspace",
+    "/manage",
+    "/admin",
+)
 
 
 def is_page(request: Request) -> bool:
@@ -50,6 +58,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(agent.router)
     app.include_router(knowledge.portal_router)
     app.include_router(knowledge.workspace_router)
+    app.include_router(manage.router)
+    app.include_router(admin.router)
     json_problem = app.exception_handlers[Problem]
     json_invalid = app.exception_handlers[RequestValidationError]
 

@@ -52,3 +52,25 @@ def problem_errors(problem: Problem, t: Translations) -> FieldErrors:
     if not errors:
         errors["form"] = problem.detail
     return errors
+
+
+def path_errors(exc: ValidationError, t: Translations) -> FieldErrors:
+    """{dotted field path: message} for a nested body (`criteria.products`, `teams.2`): the
+    admin forms name their fields by the body's paths, so an error lands at its field."""
+    errors: FieldErrors = {}
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "form"
+        errors.setdefault(field, _message(error["type"], error.get("ctx") or {}, error["msg"], t))
+    return errors
+
+
+def problem_path_errors(problem: Problem) -> FieldErrors:
+    """{dotted field path: message} for a service's 422 (`body.teams.2` -> `teams.2`)."""
+    errors: FieldErrors = {}
+    for error in problem.errors or []:
+        location = str(error.get("loc", "form"))
+        field = location.removeprefix("body.") if location.startswith("body.") else "form"
+        errors.setdefault(field, str(error.get("msg", problem.detail)))
+    if not errors:
+        errors["form"] = problem.detail
+    return errors

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from babel.support import Translations
 
@@ -104,6 +104,10 @@ class Formats:
         if value is None:
             return ""
         return format_datetime(value, format, tzinfo=self.timezone, locale=self.babel_locale)
+
+    def day(self, value: dt.datetime) -> str:
+        """The local day of an instant, short (a chart's axis, a period's bounds)."""
+        return format_date(value.astimezone(self.timezone), "short", locale=self.babel_locale)
 
     def iso(self, value: dt.datetime | None) -> str:
         """For the machine-readable `datetime` attribute of `<time>` only."""

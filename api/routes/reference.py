@@ -26,6 +26,7 @@ from api.schemas import (
     TeamUpdate,
     TokenCreate,
     TokenCreated,
+    TokenRead,
     refuse_control_characters,
 )
 from api.services import reference as service
@@ -165,6 +166,22 @@ async def deactivate_engineer(
     """Deactivate: the engineer takes no more work; issues and the timeline keep naming them."""
     principal.require(ADMIN, "deactivate engineers")
     return await service.deactivate_engineer(session, engineer_id)
+
+
+@router.get("/tokens", response_model=list[TokenRead])
+async def list_tokens(
+    principal: PrincipalDep, session: SessionDep, include_revoked: bool = False
+) -> list[TokenRead]:
+    """The issued tokens (never the tokens themselves: only their hashes are kept)."""
+    principal.require(ADMIN, "list tokens")
+    return await service.list_tokens(session, include_revoked)
+
+
+@router.post("/tokens/{token_id}/revoke", response_model=TokenRead)
+async def revoke_token(token_id: str, principal: PrincipalDep, session: SessionDep) -> TokenRead:
+    """Revoke a token now (409 when it already is)."""
+    principal.require(ADMIN, "revoke tokens")
+    return await service.revoke_token(session, token_id)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)

@@ -2,8 +2,8 @@
 with everything staff work from (customer and contract, timeline, clocks, defect, diagram,
 and the commands the workflow allows now).
 
-The queues read the existing issue list filters (`GET /issues`); the personal and team
-queue services that will replace "mine" and "unassigned" come with the dispatch work.
+The queues read the issue list with the dispatch views' filters (`GET /me/issues`,
+`GET /teams/{id}/queue`, `GET /issues?owner_id=none`), with each issue's clocks.
 """
 
 from dataclasses import dataclass
@@ -23,26 +23,44 @@ from api.services.issue_cards import IssueCard
 from api.temporal_gateway import TemporalGateway
 from db.repositories import issues as issue_repo
 from db.repositories import reference as reference_repo
-from domain.enums import OPEN_STATES, EventKind, Tier
+from domain.enums import EventKind, Tier
 
 QUEUE_SIZE = 100
 
 
 class Queue(StrEnum):
     MINE = "mine"
+    TEAM = "team"
+    UNOWNED = "unowned"
     OPEN = "open"
-    UNASSIGNED = "unassigned"
+
+
+async def own_team(session: AsyncSession, principal: Principal) -> str | None:
+    """The team whose queue is "my team's" when none is asked for: the engineer's own."""
+    if principal.engineer_id is None:
+        return None
+    engineer = await reference_repo.get_engineer(session, principal.engineer_id)
+    return engineer.team_id if engineer is not None else None
 
 
 async def queue(
-    session: AsyncSession, principal: Principal, which: Queue, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    which: Queue,
+    now: datetime,
+    team_id: str | None = None,
 ) -> list[IssueCard]:
     """The queue's open issues, the nearest breach first (breached ones lead: their
-    deadline is past). "unassigned" narrows the most urgent open issues to those nobody
-    owns: the list filters cannot ask for a missing owner yet (GAP: the team queue service)."""
-    filters = issue_service.IssueFilters(states=tuple(sorted(OPEN_STATES)))
+    deadline is past), with the dispatch views' filters: mine (`/me/issues`), a team's
+    queue (`/teams/{id}/queue`, assigned and unassigned), unowned (`owner_id=none`)."""
+    filters = issue_service.IssueFilters(open_only=True)
     if which == Queue.MINE:
         filters = filters.model_copy(update={"owner_id": principal.engineer_id or "-"})
+    elif which == Queue.TEAM:
+        team = team_id or await own_team(session, principal)
+        filters = filters.model_copy(update={"team_id": team or "-"})
+    elif which == Queue.UNOWNED:
+        filters = filters.model_copy(update={"owned": False})
     cards, _ = await cards_service.issue_cards(
         session,
         principal,
@@ -52,8 +70,6 @@ async def queue(
         QUEUE_SIZE,
         now,
     )
-    if which == Queue.UNASSIGNED:
-        cards = [c for c in cards if c.issue.owner_id is None]
     return cards
 
 

@@ -33,6 +33,7 @@ from api.schemas import (
     TeamUpdate,
     TokenCreate,
     TokenCreated,
+    TokenRead,
 )
 from db.models import EngineerRow, TeamRow
 from db.repositories import dispatch as dispatch_repo
@@ -366,6 +367,28 @@ async def set_presence(
     async with _writing(session, f"engineer '{engineer_id}'"):
         await repo.update_engineer(session, engineer_id, {"presence": presence})
     return await get_engineer(session, engineer_id)
+
+
+async def list_tokens(session: AsyncSession, include_revoked: bool) -> list[TokenRead]:
+    return [
+        TokenRead.model_validate(row) for row in await repo.list_tokens(session, include_revoked)
+    ]
+
+
+async def revoke_token(session: AsyncSession, token_id: str) -> TokenRead:
+    """Revoke now: the token authenticates nothing from here on. Revoking a revoked token
+    is a 409 (it already was), an unknown one a 404."""
+    row = await repo.get_token(session, token_id)
+    if row is None:
+        raise not_found(f"token '{token_id}'")
+    async with _writing(session, f"token '{token_id}'"):
+        revoked = await repo.revoke_token(session, token_id)
+    if not revoked:
+        raise conflict(f"token '{token_id}' is already revoked")
+    row = await repo.get_token(session, token_id)
+    assert row is not None
+    await session.refresh(row)
+    return TokenRead.model_validate(row)
 
 
 async def create_token(session: AsyncSession, body: TokenCreate) -> TokenCreated:

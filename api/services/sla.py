@@ -121,6 +121,7 @@ async def at_risk(
                 clock=SlaClockKind(clock.name) if clock is not None else None,
                 remaining=remaining,
                 overdue=deadline <= now,
+                team_id=row.team_id,
             )
         )
     items.sort(key=lambda item: (item.next_deadline, item.issue_id))

@@ -288,6 +288,7 @@ ENDPOINTS = [
     Endpoint("GET", "/engineers", STAFF, OK),
     Endpoint("POST", "/engineers", ADMIN_ONLY, CREATED, new_engineer),
     Endpoint("POST", "/tokens", ADMIN_ONLY, CREATED, new_token),
+    Endpoint("GET", "/tokens", ADMIN_ONLY, OK),
 ]
 
 # Endpoint-major, so the cancel cells (last) run after every other command cell.

@@ -37,7 +37,7 @@ from db.repositories import reference as reference_repo
 from db.seed import seed_demo_data
 from db.session import Database
 from domain.enums import Tier
-from domain.models import LifecycleConfig, OwnerAnswer, OwnerQuery
+from domain.models import LifecycleConfig, OwnerAnswer, OwnerChoice, OwnerQuery
 from jira_test_server import JiraTestServer, webhook_request
 from tests.integration.conftest import (
     ADMIN,
@@ -103,6 +103,8 @@ class ScriptedRouting:
         self.queue = False
         self.offer_timeout: timedelta | None = None
         self.offers = 2
+        # Offers go to this engineer first (the scenario answers as them), whatever the load.
+        self.offer_first = "alice"
 
     @activity.defn(name="itr.choose_owner")
     async def choose_owner(self, query: OwnerQuery) -> OwnerAnswer:
@@ -110,6 +112,15 @@ class ScriptedRouting:
             owner = await reference_repo.least_loaded_engineer(
                 session, query.product_id, query.tier, query.exclude_engineer_ids
             )
+            if (
+                self.offer_timeout is not None
+                and self.offer_first not in query.exclude_engineer_ids
+            ):
+                first = await reference_repo.get_engineer(session, self.offer_first)
+                if first is not None and first.tier == query.tier:
+                    owner = OwnerChoice(
+                        engineer_id=first.id, engineer_name=first.name, tier=first.tier
+                    )
             team = None
             if owner is not None:
                 engineer = await reference_repo.get_engineer(session, owner.engineer_id)
@@ -655,7 +666,7 @@ async def claim_from_queue(r: Recorder, rec: Recording) -> None:
 )
 async def offer_expiry_and_reoffer(r: Recorder, rec: Recording) -> None:
     routing = routing_of(r)
-    routing.offer_timeout, routing.offers = timedelta(seconds=3), 2
+    routing.offer_timeout, routing.offers = timedelta(seconds=10), 2
     try:
         expired = await r.open(rec, "expired")
         await r.timeline_has(expired, "queued")
@@ -663,6 +674,8 @@ async def offer_expiry_and_reoffer(r: Recorder, rec: Recording) -> None:
         await r.timeline_has(declined, "offered")
         await r.do(declined, "offer/decline", {"reason": "In a customer call."}, ENGINEER)
         await r.timeline_has(declined, "queued")
+        # Long enough that a loaded machine still answers before it expires.
+        routing.offer_timeout = timedelta(minutes=2)
         accepted = await r.open(rec, "accepted")
         await r.timeline_has(accepted, "offered")
         await r.do(accepted, "offer/accept", {}, ENGINEER)

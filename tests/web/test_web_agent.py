@@ -69,7 +69,7 @@ async def test_customers_are_sent_to_their_portal_and_staff_see_the_open_queue(w
     page = await web.http.get("/workspace?queue=open")
     assert page.status_code == 200
     assert issue_id in page.text and 'hx-trigger="every 30s"' in page.text
-    rows = await web.http.get("/workspace/rows?queue=unassigned")
+    rows = await web.http.get("/workspace/rows?queue=unowned")
     assert issue_id in rows.text  # nobody owns it: no worker dispatched it here
     mine = await web.http.get("/workspace/rows?queue=mine")
     assert issue_id not in mine.text

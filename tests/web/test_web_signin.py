@@ -8,7 +8,7 @@ from api.deps import _principal
 from api.services import accounts
 from tests.web.conftest import Web
 from web.deps import verify_csrf
-from web.routes import account, portal
+from web.routes import account, admin, agent, manage, portal
 
 
 async def test_a_customer_signs_in_and_lands_on_the_portal_with_a_safe_cookie(web: Web) -> None:
@@ -107,7 +107,10 @@ async def test_htmx_requests_send_the_token_as_a_header(web: Web) -> None:
 
 async def test_every_state_changing_web_route_checks_the_csrf_token() -> None:
     web_routes = [
-        r for module in (account, portal) for r in module.router.routes if isinstance(r, APIRoute)
+        r
+        for module in (account, portal, agent, manage, admin)
+        for r in module.router.routes
+        if isinstance(r, APIRoute)
     ]
     unsafe = [r for r in web_routes if set(r.methods) - {"GET", "HEAD"}]
     assert len(unsafe) >= 6

@@ -91,12 +91,13 @@ async def queue_page(
     state: StateDep,
     session: SessionDep,
     queue: workspace.Queue | None = None,
+    team: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     if principal.role not in STAFF:
         return RedirectResponse("/portal", status_code=status.HTTP_303_SEE_OTHER)
     which = queue or default_queue(principal)
-    cards = await workspace.queue(session, principal, which, datetime.now(UTC))
-    context = {"cards": cards, "queue": which, "queues": list(workspace.Queue)}
+    cards = await workspace.queue(session, principal, which, datetime.now(UTC), team)
+    context = {"cards": cards, "queue": which, "queues": list(workspace.Queue), "team": team}
     return render(request, viewer, state.settings, "agent/queue.html", context)
 
 
@@ -108,10 +109,11 @@ async def queue_rows(
     state: StateDep,
     session: SessionDep,
     queue: workspace.Queue | None = None,
+    team: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     """The queue's rows alone, for htmx's refresh."""
     which = queue or default_queue(principal)
-    cards = await workspace.queue(session, principal, which, datetime.now(UTC))
+    cards = await workspace.queue(session, principal, which, datetime.now(UTC), team)
     return render(
         request, viewer, state.settings, "agent/_queue_rows.html", {"cards": cards, "queue": which}
     )
