@@ -21,7 +21,7 @@ from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.tracker import DefectDraft
 from jira_test_server import JiraTestServer, webhook_request
-from tests.integration.conftest import CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
+from tests.integration.conftest import ADMIN, CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
 from worker import ScheduleChange, ensure_poll_schedule, poll_schedule_id
 from workflows.tracker_poll import TrackerPollWorkflow
 
@@ -351,12 +351,12 @@ async def test_a_permanent_tracker_error_is_listed_and_retrying_after_the_fix_cr
     config.write_text(good)
     await tracked_stack.stop_worker()
     await tracked_stack.start_worker()
-    retried = await api.post(f"/issues/{created['id']}/tracker-retry", headers=MANAGER)
+    retried = await api.post(f"/issues/{created['id']}/tracker-retry", headers=ADMIN)
     assert retried.status_code == 200, retried.text
     assert retried.json()["issue"]["tracker_sync_error"] is None
     linked = await until(api, created["id"], "defect_key", None)
     assert [i.key for i in jira.issues()] == [linked["defect_key"]]
-    again = await api.post(f"/issues/{created['id']}/tracker-retry", headers=MANAGER)
+    again = await api.post(f"/issues/{created['id']}/tracker-retry", headers=ADMIN)
     assert again.status_code == 409, again.text
     assert (await api.get("/tracker/sync-errors", headers=MANAGER)).json() == []
     kinds = [e["kind"] for e in linked["timeline"]]
