@@ -21,7 +21,15 @@ from domain.models import TrackerPollRequest, TrackerPollResult
 from integrations.jira import JiraTracker, load_jira_config
 from integrations.tracker import DefectDraft
 from jira_test_server import JiraTestServer, webhook_request
-from tests.integration.conftest import ADMIN, CUSTOMER, ENGINEER, MANAGER, Stack, open_issue, running_stack
+from tests.integration.conftest import (
+    ADMIN,
+    CUSTOMER,
+    ENGINEER,
+    MANAGER,
+    Stack,
+    open_issue,
+    running_stack,
+)
 from worker import ScheduleChange, ensure_poll_schedule, poll_schedule_id
 from workflows.tracker_poll import TrackerPollWorkflow
 
