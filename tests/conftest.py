@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from db.migrate import upgrade_to_head
-from db.models import SQLITE_SEARCH_TABLE, Base, TeamRow
+from db.models import ISSUE_SEARCH_TABLE, SQLITE_SEARCH_TABLE, Base, TeamRow
 from db.session import Database
 from tests.support.postgres import when_postgres_is_unreachable
 
@@ -104,8 +104,9 @@ async def empty_all_tables(database: Database) -> None:
         await session.execute(sa.update(TeamRow).values(manager_id=None))
         for table in tables:
             await session.execute(table.delete())
-        # The knowledge base's FTS5 index lives outside the metadata (see db.models).
+        # The FTS5 indexes (knowledge, issues) live outside the metadata (see db.models).
         await session.execute(sa.text(f"DELETE FROM {SQLITE_SEARCH_TABLE}"))
+        await session.execute(sa.text(f"DELETE FROM {ISSUE_SEARCH_TABLE}"))
 
 
 @pytest.fixture

@@ -98,7 +98,14 @@ async def list_issues(
         service.SlaFilter | None,
         Query(description="at_risk: a warning fired, not breached; breached; paused"),
     ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Words of the title or description, all required (English by stem, "
+            "`word*` a prefix, Chinese by character pairs), or an issue id",
+        ),
+    ] = None,
     sort: service.IssueSort = service.IssueSort.CREATED_DESC,
     cursor: Annotated[
         str | None, Query(max_length=service.MAX_CURSOR_LENGTH, description="next_cursor")

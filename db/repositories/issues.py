@@ -18,8 +18,18 @@ from db.models import CommentRow, EventRow, IssueRow, utcnow
 from db.repositories import knowledge as knowledge_repo
 from db.repositories import stats as stats_repo
 from db.repositories._dialect import insert_if_absent
+from db.repositories.issue_search import index_issue_texts, text_match
 from db.repositories.reference import CLOSED_STATES
-from domain.enums import ActorKind, Channel, IssueState, Severity, SlaClockKind, Tier, Visibility
+from domain.enums import (
+    OPEN_STATES,
+    ActorKind,
+    Channel,
+    IssueState,
+    Severity,
+    SlaClockKind,
+    Tier,
+    Visibility,
+)
 from domain.models import (
     CommentRecord,
     IssueIntake,
@@ -129,8 +139,17 @@ def _projection(status: IssueStatus) -> dict[str, Any]:
         "sla_paused": bool(status.sla and status.sla.paused),
         "sla_at_risk": bool(status.sla and status.sla.at_risk),
         "ola_next_deadline": status.sla.next_ola_breach_at if status.sla else None,
+        "soonest_deadline": _soonest_deadline(status),
         "revision": status.revision,
     }
+
+
+def _soonest_deadline(status: IssueStatus) -> datetime | None:
+    """The first breach due on an open issue, the promise's or the tier budget's."""
+    if status.state in CLOSED_STATES or status.sla is None:
+        return None
+    due = [d for d in (status.next_deadline, status.sla.next_ola_breach_at) if d is not None]
+    return min(due, default=None)
 
 
 async def insert_issue_if_absent(
@@ -152,7 +171,10 @@ async def insert_issue_if_absent(
         "created_at": intake.created_at,
         "updated_at": intake.created_at,
     }
-    return await insert_if_absent(session, IssueRow, values, [IssueRow.id]) == 1
+    if await insert_if_absent(session, IssueRow, values, [IssueRow.id]) != 1:
+        return False
+    await index_issue_texts(session, [(intake.issue_id, intake.title, intake.description)])
+    return True
 
 
 async def _insert_issue_without_intake(
@@ -173,7 +195,8 @@ async def _insert_issue_without_intake(
         "created_at": status.created_at,
         "updated_at": status.created_at,
     }
-    await insert_if_absent(session, IssueRow, values, [IssueRow.id])
+    if await insert_if_absent(session, IssueRow, values, [IssueRow.id]) == 1:
+        await index_issue_texts(session, [(status.issue_id, status.title, "")])
 
 
 def _event_values(event: TimelineEvent) -> dict[str, Any]:
@@ -274,7 +297,9 @@ async def get_issue(session: AsyncSession, issue_id: str) -> IssueRow | None:
     return await session.get(IssueRow, issue_id, populate_existing=True)
 
 
-def _filtered(query: sa.Select[Any], filters: IssueFilters) -> sa.Select[Any]:
+async def _filtered(
+    session: AsyncSession, query: sa.Select[Any], filters: IssueFilters
+) -> sa.Select[Any]:
     if filters.states:
         query = query.where(IssueRow.state.in_(filters.states))
     if filters.severities:
@@ -291,7 +316,8 @@ def _filtered(query: sa.Select[Any], filters: IssueFilters) -> sa.Select[Any]:
     if filters.team_id is not None:
         query = query.where(IssueRow.team_id == filters.team_id)
     if filters.open_only:
-        query = query.where(IssueRow.state.not_in(CLOSED_STATES))
+        # IN, not NOT IN: the (state, ...) indexes serve a list of values, not an exclusion.
+        query = query.where(IssueRow.state.in_(sorted(OPEN_STATES)))
     if filters.product_id is not None:
         query = query.where(IssueRow.product_id == filters.product_id)
     if filters.breached is not None:
@@ -302,8 +328,8 @@ def _filtered(query: sa.Select[Any], filters: IssueFilters) -> sa.Select[Any]:
         query = query.where(IssueRow.breached.is_(True))
     elif filters.sla == SlaFilter.PAUSED:
         query = query.where(IssueRow.sla_paused.is_(True))
-    if filters.text:
-        query = query.where(IssueRow.title.icontains(filters.text, autoescape=True))
+    if filters.text and filters.text.strip():
+        query = query.where(await text_match(session, filters.text))
     return query
 
 
@@ -433,7 +459,7 @@ async def list_issues(
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    query = _filtered(sa.select(IssueRow), filters)
+    query = await _filtered(session, sa.select(IssueRow), filters)
     if where is not None:  # a further restriction, e.g. a statistics drill-down's cohort
         query = query.where(where)
     if cursor is not None:
@@ -462,19 +488,11 @@ async def breaching_before(
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-    promise, ola = IssueRow.next_deadline, IssueRow.ola_next_deadline
-    soonest: Any = promise
-    if include_ola:
-        # The earlier of the two, portable (SQLite's min() and PostgreSQL's LEAST differ on NULL).
-        soonest = sa.case(
-            (promise.is_(None), ola),
-            (ola.is_(None), promise),
-            (ola < promise, ola),
-            else_=promise,
-        )
-    query = sa.select(IssueRow).where(
-        IssueRow.state.not_in(CLOSED_STATES), soonest.is_not(None), soonest <= before
-    )
+    # soonest_deadline is the earlier of the promise and the tier budget, kept for open
+    # issues only; next_deadline is None once every clock has stopped. Either way one index
+    # range, read in order (the state test only guards a row recorded mid-close).
+    soonest = IssueRow.soonest_deadline if include_ola else IssueRow.next_deadline
+    query = sa.select(IssueRow).where(soonest <= before, IssueRow.state.in_(sorted(OPEN_STATES)))
     if organisation_id is not None:
         query = query.where(IssueRow.organisation_id == organisation_id)
     query = query.order_by(soonest, IssueRow.id).limit(limit)
@@ -483,7 +501,7 @@ async def breaching_before(
 
 async def count_issues(session: AsyncSession, filters: IssueFilters) -> int:
     """How many issues match, for list totals and dashboards."""
-    query = _filtered(sa.select(sa.func.count()).select_from(IssueRow), filters)
+    query = await _filtered(session, sa.select(sa.func.count()).select_from(IssueRow), filters)
     return int((await session.execute(query)).scalar_one())
 
 

@@ -452,3 +452,62 @@ async def test_a_tier_budget_running_out_is_at_risk_for_staff_but_not_for_the_cu
         customer = await issue_repo.breaching_before(session, before, organisation_id="acme")
     assert [r.id for r in staff] == ["OLA"]
     assert customer == []
+
+
+async def test_text_search_matches_words_of_the_title_and_description_on_either_database(
+    database: Database,
+) -> None:
+    """`q=` goes through the full-text index: stemmed English words (a trailing * makes a
+    prefix), Chinese by character pairs, every word required; an issue id finds its issue;
+    punctuation alone falls back to the title's substring."""
+    async with database.transaction() as session:
+        await add_issue(session, intake("ITR-R1", title="Routers drop packets after upgrade"))
+        await add_issue(session, intake("ITR-F2", title="Firmware 5.2.1 hangs the console"))
+        await add_issue(session, intake("ITR-C3", title="路由器升级后丢包"))
+        await add_issue(session, intake("ITR-P4", title="Disk at 100% (array b)"))
+    assert await _ids(database, IssueFilters(text="router")) == {"ITR-R1"}
+    assert await _ids(database, IssueFilters(text="dropping packet")) == {"ITR-R1"}
+    assert await _ids(database, IssueFilters(text="firm")) == set()  # whole words...
+    assert await _ids(database, IssueFilters(text="firm*")) == {"ITR-F2"}  # ...or a prefix
+    assert await _ids(database, IssueFilters(text="upgra* drop")) == {"ITR-R1"}
+    assert await _ids(database, IssueFilters(text="5.2.1")) == {"ITR-F2"}
+    assert await _ids(database, IssueFilters(text="router firmware")) == set()  # all words
+    assert await _ids(database, IssueFilters(text="路由")) == {"ITR-C3"}
+    assert await _ids(database, IssueFilters(text="丢包")) == {"ITR-C3"}
+    # The description ("Description of <title>") is indexed too.
+    assert await _ids(database, IssueFilters(text="description hangs")) == {"ITR-F2"}
+    assert await _ids(database, IssueFilters(text="itr-c3")) == {"ITR-C3"}
+    assert await _ids(database, IssueFilters(text="%")) == {"ITR-P4"}
+    assert await _ids(database, IssueFilters(text="'\"*:&|!")) == set()  # no query syntax
+    assert len(await _ids(database, IssueFilters(text="  "))) == 4
+
+
+async def test_soonest_deadline_is_the_earlier_clock_of_an_open_issue_only(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        await add_issue(session, intake("OPEN"), state=IssueState.IN_PROGRESS, sla=_sla(3))
+        await add_issue(session, intake("SHUT"), state=IssueState.CLOSED, sla=_sla(1))
+    async with database.session() as session:
+        rows = {r.id: r for r in await session.scalars(sa.select(IssueRow))}
+    assert rows["OPEN"].soonest_deadline == T0 + timedelta(hours=3)
+    assert rows["SHUT"].soonest_deadline is None
+
+
+async def test_a_common_word_is_tested_row_by_row_with_the_same_answers(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite walks the sort order and tests each row when a word is common (here: always)."""
+    from db.repositories import issue_search
+
+    monkeypatch.setattr(issue_search, "FEW_MATCHES", -1)
+    async with database.transaction() as session:
+        await add_issue(session, intake("ITR-R1", title="Routers drop packets after upgrade"))
+        await add_issue(session, intake("ITR-C3", title="路由器升级后丢包"))
+        await add_issue(session, intake("ITR-F2", title="Firmware hangs"))
+    assert await _ids(database, IssueFilters(text="router packets")) == {"ITR-R1"}
+    assert await _ids(database, IssueFilters(text="丢包")) == {"ITR-C3"}
+    assert await _ids(database, IssueFilters(text="firmw*")) == {"ITR-F2"}
+    assert await _ids(database, IssueFilters(text="ITR-F2")) == {"ITR-F2"}
+    async with database.session() as session:
+        assert await issue_repo.count_issues(session, IssueFilters(text="description")) == 3
