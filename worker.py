@@ -116,6 +116,7 @@ def build_activities(settings: Settings, db: Database, client: Client) -> Sequen
         reports.email,
         read_model.record,
         read_model.lookup_entitlement,
+        read_model.intake_facts,
         read_model.resolve_sla_policy,
         read_model.choose_owner,
         read_model.product_info,

@@ -15,6 +15,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -30,7 +31,7 @@ from api.errors import Problem, conflict, forbidden, unavailable
 from config.settings import Settings
 from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery
 from domain.ids import workflow_id_for
-from domain.models import CommandResult, IssueWorkflowInput
+from domain.models import CommandResult, IssueStatus, IssueWorkflowInput
 from temporal_client import connect_temporal
 from workflows.issue import COMMAND_FORBIDDEN, COMMAND_REJECTED, IssueWorkflow
 
@@ -130,6 +131,47 @@ class TemporalGateway:
     async def handle(self, issue_id: str) -> WorkflowHandle[IssueWorkflow, Any]:
         client = await self.client()
         return client.get_workflow_handle_for(IssueWorkflow.run, workflow_id_for(issue_id))
+
+    async def start_issue_dispatched(
+        self, workflow_input: IssueWorkflowInput, wait: timedelta
+    ) -> IssueStatus | None:
+        """Start the issue's workflow together with its `intake_dispatched` Update: one round
+        trip that answers once intake has dispatched the issue (owner named, or queued).
+
+        None when that takes longer than `wait` (no worker, or a slow one): the workflow is
+        then made sure to exist by a plain idempotent start (a 503 if Temporal is down), and
+        the caller answers with the issue as it stands. A retry under the same key joins the
+        running workflow (USE_EXISTING); one long finished answers None as well.
+        """
+        client = await self.client()
+        operation = WithStartWorkflowOperation(
+            IssueWorkflow.run,
+            workflow_input,
+            id=workflow_id_for(workflow_input.intake.issue_id),
+            task_queue=self._settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            async with asyncio.timeout(wait.total_seconds()):
+                handle = await client.start_update_with_start_workflow(
+                    IssueWorkflow.intake_dispatched,
+                    start_workflow_operation=operation,
+                    wait_for_stage=WorkflowUpdateStage.COMPLETED,
+                    rpc_timeout=wait,
+                )
+                status: IssueStatus = await handle.result(rpc_timeout=wait)
+                return status
+        except (
+            TimeoutError,
+            WorkflowUpdateRPCTimeoutOrCancelledError,
+            WorkflowUpdateFailedError,
+            WorkflowAlreadyStartedError,
+            RPCError,
+        ):
+            pass  # whether it started is unknown: make sure it did, the plain way
+        await self.start_issue(workflow_input)
+        return None
 
     async def start_issue(self, workflow_input: IssueWorkflowInput) -> None:
         """Start once: a retried create finds the running (or finished) workflow instead."""

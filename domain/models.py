@@ -492,6 +492,22 @@ class OwnerAnswer(Contract):
     why: str | None = None
 
 
+class IntakeFactsQuery(Contract):
+    """Intake's three look-ups in one activity: the contract, then the SLA policy for its
+    level and this severity (as of `policy_on`), then the tier-1 owner."""
+
+    entitlement: EntitlementQuery
+    severity: Severity
+    policy_on: date
+    owner: OwnerQuery
+
+
+class IntakeFacts(Contract):
+    entitlement: Entitlement
+    policy: SlaPolicyAnswer
+    owner: OwnerAnswer
+
+
 class ProductQuery(Contract):
     product_id: str
 

@@ -5,7 +5,7 @@ import base64
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,6 +38,9 @@ from domain.ids import workflow_id_for
 from domain.lifecycle import IssueCase
 from domain.models import CommandResult, IssueIntake, IssueWorkflowInput, OwnerChoice
 
+INTAKE_WAIT = timedelta(seconds=3)
+"""How long `POST /issues` waits for intake to dispatch the issue before answering with the
+issue as it stands (state `new`; the owner follows in the read model)."""
 DISPATCHED = frozenset(s for s in IssueState if s not in (IssueState.NEW, IssueState.ACCEPTED))
 
 
@@ -135,7 +138,9 @@ async def create_issue(
         await probe.rollback()
     await session.commit()  # no transaction held open while Temporal starts the workflow
 
-    await temporal.start_issue(IssueWorkflowInput(intake=intake, config=config))
+    dispatched = await temporal.start_issue_dispatched(
+        IssueWorkflowInput(intake=intake, config=config), INTAKE_WAIT
+    )
     await issue_repo.insert_issue_if_absent(session, intake, initial, workflow_id)
     created = True
     if idempotency_key is not None:
@@ -144,15 +149,16 @@ async def create_issue(
     row = await issue_repo.get_issue(session, issue_id)
     if row is None:  # pragma: no cover - inserted just above
         raise not_found(f"issue {issue_id}")
-    await _wait_for_dispatch(session, row)
+    if dispatched is None:  # intake is slow (no worker?): a short look at the read model
+        await _wait_for_dispatch(session, row)
     issue = issue_view(row, principal)
     await session.commit()
     return issue, created
 
 
 async def _wait_for_dispatch(session: AsyncSession, row: IssueRow) -> None:
-    """Give intake a moment, so the answer usually already names the tier-1 owner."""
-    for _ in range(30):
+    """After the Update's wait ran out, a last short look (intake may just be finishing)."""
+    for _ in range(5):
         if row.state in DISPATCHED:
             return
         await session.commit()

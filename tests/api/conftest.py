@@ -8,6 +8,7 @@ call, so a test can tell that a refused request started nothing.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from db.session import Database
 from domain.allowed_commands import AllowedCommands, AllowedCommandsQuery, answer_for
 from domain.enums import IssueState
 from domain.lifecycle import IssueCase
-from domain.models import CommandResult, IssueIntake, IssueWorkflowInput
+from domain.models import CommandResult, IssueIntake, IssueStatus, IssueWorkflowInput
 
 
 class FakeTemporal(TemporalGateway):
@@ -42,6 +43,13 @@ class FakeTemporal(TemporalGateway):
     async def start_issue(self, workflow_input: IssueWorkflowInput) -> None:
         self.starts.append(workflow_input)
         self.running.setdefault(workflow_input.intake.issue_id, workflow_input)
+
+    async def start_issue_dispatched(
+        self, workflow_input: IssueWorkflowInput, wait: timedelta
+    ) -> IssueStatus | None:
+        """As if intake answered at once, leaving the issue as opened (nothing runs it)."""
+        await self.start_issue(workflow_input)
+        return IssueCase.open(workflow_input.intake, workflow_input.config).status
 
     async def update(
         self, issue_id: str, update: Any, command: Any, update_id: str | None

@@ -239,3 +239,29 @@ async def test_escalation_waiting_and_rejection_through_the_api(stack: Stack) ->
         for e in (await api.get(f"/issues/{issue_id}", headers=MANAGER)).json()["timeline"]
     )
     assert kinds["escalated"] == 1 and kinds["cancelled"] == 1
+
+
+async def test_intake_answers_in_one_round_trip_with_the_owner_named(stack: Stack) -> None:
+    """POST /issues starts the workflow with its `intake_dispatched` Update: the answer is
+    the dispatched issue, and the history shows that Update (not a polled read model)."""
+    from temporalio.api.enums.v1 import EventType
+
+    from domain.ids import workflow_id_for
+
+    api = stack.api()
+    issue = await open_issue(api, key=f"one-trip-{uuid.uuid4()}")
+    assert issue["state"] == "assigned" and issue["owner_name"]
+    handle = stack.client.get_workflow_handle(workflow_id_for(issue["id"]))
+    history = await handle.fetch_history()
+    updates = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert updates == ["intake_dispatched"]
+    completed = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    ]
+    assert len(completed) == 1

@@ -31,13 +31,21 @@ from temporalio import activity
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, WorkflowHistory
 from temporalio.worker import Worker
 
+from activities.read_model import ReadModelActivities
 from config.settings import Settings
 from db.migrate import upgrade_to_head
 from db.repositories import reference as reference_repo
 from db.seed import seed_demo_data
 from db.session import Database
 from domain.enums import Tier
-from domain.models import LifecycleConfig, OwnerAnswer, OwnerChoice, OwnerQuery
+from domain.models import (
+    IntakeFacts,
+    IntakeFactsQuery,
+    LifecycleConfig,
+    OwnerAnswer,
+    OwnerChoice,
+    OwnerQuery,
+)
 from jira_test_server import JiraTestServer, webhook_request
 from tests.integration.conftest import (
     ADMIN,
@@ -134,6 +142,14 @@ class ScriptedRouting:
             owner = owner.model_copy(update={"offer_timeout": self.offer_timeout})
         return OwnerAnswer(owner=owner.model_copy(update={"team_id": team, "why": "least loaded"}))
 
+    @activity.defn(name="itr.intake_facts")
+    async def intake_facts(self, query: IntakeFactsQuery) -> IntakeFacts:
+        """The real contract and policy look-ups, with the scripted owner choice."""
+        async with self._db.transaction() as session:
+            entitlement, policy = await ReadModelActivities.contract_terms(session, query)
+        owner = await self.choose_owner(query.owner)
+        return IntakeFacts(entitlement=entitlement, policy=policy, owner=owner)
+
 
 class ScriptedStack(Stack):
     """A stack whose worker takes its owner choice from a ScriptedRouting."""
@@ -145,13 +161,13 @@ class ScriptedStack(Stack):
         activities = [
             a
             for a in build_activities(self.settings, self.db, self.client)
-            if getattr(a, "__name__", "") != "choose_owner"
+            if getattr(a, "__name__", "") not in ("choose_owner", "intake_facts")
         ]
         self.worker = Worker(
             self.client,
             task_queue=self.settings.temporal_task_queue,
             workflows=[IssueWorkflow, TrackerPollWorkflow],
-            activities=[*activities, self.routing.choose_owner],
+            activities=[*activities, self.routing.choose_owner, self.routing.intake_facts],
             activity_executor=self.executor,
             max_concurrent_activities=self.settings.worker_max_concurrent_activities,
             graceful_shutdown_timeout=timedelta(seconds=10),

@@ -19,6 +19,8 @@ from domain.enums import (
 from domain.models import (
     Entitlement,
     EntitlementQuery,
+    IntakeFacts,
+    IntakeFactsQuery,
     Notification,
     OwnerAnswer,
     OwnerChoice,
@@ -217,6 +219,22 @@ class FakeIssueActivities:
             if b.status.owner is not None and b.status.state in OPEN_STATES
         )
 
+    @activity.defn(name="itr.intake_facts")
+    async def intake_facts(self, query: IntakeFactsQuery) -> IntakeFacts:
+        """The three fakes above in turn, as the real activity reads them in one transaction
+        (a subclass holding or failing one of them holds or fails intake the same way)."""
+        entitlement = await self.lookup_entitlement(query.entitlement)
+        policy = await self.resolve_sla_policy(
+            SlaPolicyQuery(
+                organisation_id=query.entitlement.organisation_id,
+                contract_level=entitlement.level,
+                severity=query.severity,
+                on=query.policy_on,
+            )
+        )
+        owner = await self.choose_owner(query.owner)
+        return IntakeFacts(entitlement=entitlement, policy=policy, owner=owner)
+
     @activity.defn(name="itr.product_info")
     async def product_info(self, query: ProductQuery) -> ProductInfo:
         return ProductInfo(product_id=query.product_id, name="Edge Router", current_version="4.2.1")
@@ -235,6 +253,7 @@ class FakeIssueActivities:
             self.lookup_entitlement,
             self.resolve_sla_policy,
             self.choose_owner,
+            self.intake_facts,
             self.product_info,
             self.notify,
         ]

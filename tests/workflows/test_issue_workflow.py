@@ -413,7 +413,7 @@ async def test_a_failing_read_model_write_is_retried_and_written_once(
         await handle.result()
     issue_id = handle.id.removeprefix("issue-")
     assert fakes.kinds(issue_id)[:3] == ["created", "accepted", "assigned"]
-    assert fakes.record_calls >= 6
+    assert fakes.record_calls >= 2 + 2  # two failed attempts; intake's batch, the cancel's
     assert len(fakes.writes) == len(fakes.events)  # each event reached the read model once
     assert fakes.written_more_than_once(issue_id) == {}
 
