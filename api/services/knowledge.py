@@ -152,6 +152,15 @@ async def get_article(session: AsyncSession, principal: Principal, article_id: s
     return article_view(row, principal, linked)
 
 
+CLEARED_BY_NULL: dict[str, object] = {
+    "environment": "",
+    "cause": "",
+    "resolution": "",
+    "workaround": "",
+    "tags": [],
+}
+
+
 async def update_article(
     session: AsyncSession, principal: Principal, article_id: str, body: ArticleUpdate
 ) -> ArticleRead:
@@ -160,6 +169,10 @@ async def update_article(
     if row.state == ArticleState.ARCHIVED:
         raise conflict(f"article {article_id} is archived: restore it before editing")
     changes = body.model_dump(exclude_unset=True)
+    # null clears what may be empty (the column holds "" or [] then, never NULL).
+    for field, empty in CLEARED_BY_NULL.items():
+        if field in changes and changes[field] is None:
+            changes[field] = empty
     await _check_product(session, changes.get("product_id"), "body.product_id")
     if any(
         changes.get(f) is None for f in ("title", "problem", "kind", "audience") if f in changes

@@ -54,6 +54,14 @@ async def test_an_article_moves_through_the_kcs_states_by_role_with_an_audit_tra
     assert (await api.http.patch(path, json=edit, headers=ENGINEER)).status_code == 200
     assert (await api.http.patch(path, json={"title": None}, headers=ENGINEER)).status_code == 422
     assert (await api.http.patch(path, json={"color": "red"}, headers=ENGINEER)).status_code == 422
+    # null clears the fields that may be empty (found by the contract test: `tags: null`
+    # was stored as NULL, and every later read of the article answered 500).
+    cleared = await api.http.patch(
+        path, json={"tags": None, "workaround": None, "cause": None}, headers=ENGINEER
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["tags"], cleared.json()["workaround"]) == ([], "")
+    assert (await api.http.get("/knowledge/articles", headers=ENGINEER)).status_code == 200
     validated = await api.http.post(f"{path}/state", json={"state": "validated"}, headers=MANAGER)
     assert validated.json()["state"] == "validated"
 
