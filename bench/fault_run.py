@@ -66,7 +66,6 @@ from temporalio.service import RPCError
 from api.services.issues import issue_id_for
 from bench.lifecycle import (
     CUSTOMER,
-    ENGINEER,
     NEW_ISSUE,
     BenchError,
     BenchStopped,
@@ -355,6 +354,36 @@ class Driver:
         self.jira = jira
         self.args = args
         self.stats = ClientStats()
+        # Each engineer's token: a command is sent as the issue's owner, as the ownership
+        # rules require (only the owner, the team's manager or a dispatcher may act).
+        self.engineers: dict[str, dict[str, str]] = {}
+
+    async def issue_engineer_tokens(self) -> None:
+        """One API token per engineer of the demo organisation, issued by the admin."""
+        listed = await self.http.get("/engineers", headers=ADMIN)
+        if listed.status_code != 200:
+            raise BenchError(f"GET /engineers: {listed.status_code} {listed.text[:300]}")
+        for engineer in listed.json():
+            created = await self.http.post(
+                "/tokens",
+                json={
+                    "name": f"fault run {engineer['id']}",
+                    "role": "manager" if engineer["is_manager"] else "engineer",
+                    "engineer_id": engineer["id"],
+                },
+                headers=ADMIN,
+            )
+            if created.status_code != 201:
+                raise BenchError(f"POST /tokens: {created.status_code} {created.text[:300]}")
+            token = created.json()["token"]
+            self.engineers[engineer["id"]] = {"Authorization": f"Bearer {token}"}
+
+    def owner(self, issue: dict[str, Any]) -> dict[str, str]:
+        """The headers of the issue's owner."""
+        owner_id = issue.get("owner_id")
+        if owner_id not in self.engineers:
+            raise BenchError(f"{issue.get('id')}: owner {owner_id!r} has no token")
+        return self.engineers[owner_id]
 
     async def request(
         self,
@@ -492,15 +521,18 @@ class Driver:
         await asyncio.sleep(max(0.0, started + plan.opens_at - time.monotonic()))
         try:
             await self.open(life)
-            await self.until(life.issue_id, lambda i: i["state"] == "assigned", "assigned")
+            assigned = await self.until(
+                life.issue_id, lambda i: i["state"] == "assigned", "assigned"
+            )
+            engineer = self.owner(assigned)  # tier 1: works the issue, unless R&D fixes it
             await asyncio.sleep(plan.ack_after)
-            await self.command(life, "acknowledge", ENGINEER, {"message": "On it."}, "in_progress")
-            await self.comment(life, ENGINEER, "Collecting the router's logs")
+            await self.command(life, "acknowledge", engineer, {"message": "On it."}, "in_progress")
+            await self.comment(life, engineer, "Collecting the router's logs")
             if plan.ask_customer:
                 await self.command(
                     life,
                     "request-info",
-                    ENGINEER,
+                    engineer,
                     {"question": "Which firmware build exactly?"},
                     "waiting_customer",
                 )
@@ -512,7 +544,7 @@ class Driver:
                 await self.command(
                     life,
                     "escalate",
-                    ENGINEER,
+                    engineer,
                     {
                         "to_tier": 3,
                         "reason": "Firmware defect",
@@ -524,7 +556,7 @@ class Driver:
                     life.issue_id, lambda i: i.get("defect_key") is not None, "a defect"
                 )
                 life.defect_key = str(linked["defect_key"])
-                await self.comment(life, ENGINEER, "R&D is reproducing it")
+                await self.comment(life, self.owner(linked), "R&D is reproducing it")
                 await asyncio.sleep(plan.fix_after)
                 await self.rnd_fixes(life)
                 await self.until(
@@ -537,7 +569,7 @@ class Driver:
                 await self.command(
                     life,
                     "resolution",
-                    ENGINEER,
+                    engineer,
                     {"summary": "Upgrade to firmware 5.2.1."},
                     "awaiting_confirmation",
                 )
@@ -553,7 +585,7 @@ class Driver:
                 await self.command(
                     life,
                     "resolution",
-                    ENGINEER,
+                    self.owner(await self.issue(life.issue_id)),  # after R&D: who has it now
                     {"summary": "Also reset the QoS queues."},
                     "awaiting_confirmation",
                 )
@@ -1216,6 +1248,7 @@ async def fault_run(args: argparse.Namespace) -> tuple[str, bool]:
         async with running_stack(args, directory) as stack:
             await short_policy(stack, args)
             driver = Driver(stack.http, stack.jira, args)
+            await driver.issue_engineer_tokens()
             lives = [Lifecycle(plan) for plan in plans]
             began = time.monotonic()
             semaphore = asyncio.Semaphore(args.concurrency)
